@@ -1,0 +1,67 @@
+"""cqmetric: creative-quality metrics from language-model likelihoods.
+
+Calibrated surprise I(X;Y) = H(X) - H(X|Y): how surprising a text is without its constraints, and how fully
+the constraints (the author's intent, the audience's expectations, the logic of reality) explain it.
+
+Examples:
+    >>> from cqmetric import score
+    >>> from cqmetric.backends.precomputed import PrecomputedBackend
+    >>> result = score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(), n_bootstrap=0)
+    >>> result.to_records()[0]["calibrated_surprise"]
+    1.0
+"""
+
+from cqmetric.api import CorpusScore, ScoreResult, dimensions, fit_norms, get_backend, profiles, score
+from cqmetric.constraints import DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
+from cqmetric.errors import (
+    BackendError,
+    CQMetricError,
+    CQMetricWarning,
+    DegenerateInputWarning,
+    InputValidationError,
+    MissingDependencyError,
+)
+from cqmetric.scorers import (
+    CalibratedSurprise,
+    ConstraintFit,
+    ContextCalibration,
+    Interaction,
+    Length,
+    QuietGate,
+    Residual,
+    Surprise,
+    WeightedSum,
+)
+from cqmetric.signature import Signature
+from cqmetric.version import __version__
+
+__all__ = [
+    "__version__",
+    "score",
+    "dimensions",
+    "profiles",
+    "fit_norms",
+    "get_backend",
+    "ScoreResult",
+    "CorpusScore",
+    "Signature",
+    "Constraint",
+    "ConstraintSet",
+    "Template",
+    "DEFAULT_TEMPLATE",
+    "CalibratedSurprise",
+    "Surprise",
+    "Residual",
+    "ContextCalibration",
+    "Interaction",
+    "Length",
+    "ConstraintFit",
+    "QuietGate",
+    "WeightedSum",
+    "BackendError",
+    "CQMetricError",
+    "CQMetricWarning",
+    "DegenerateInputWarning",
+    "InputValidationError",
+    "MissingDependencyError",
+]

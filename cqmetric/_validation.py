@@ -1,0 +1,102 @@
+"""Boundary checks shared by the public functions. Inner functions trust what these have checked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence, Sized
+from typing import Any
+
+import numpy as np
+
+from cqmetric.errors import InputValidationError, MissingDependencyError
+
+NAN_POLICIES = ("propagate", "raise", "omit")
+
+
+def check_option(where: str, name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return `value` if it is one of `allowed`, else raise naming the allowed values."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise InputValidationError(
+            f"{where}: got {name}={value!r}; allowed: {', '.join(repr(a) for a in allowed)}."
+        )
+    return value
+
+
+def check_positive_int(where: str, name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return `value` as int if it is an integer >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputValidationError(
+            f"{where}: expected `{name}` to be an integer >= {minimum}, got {value!r}."
+        )
+    return int(value)
+
+
+def check_finite_number(where: str, name: str, value: Any) -> float:
+    """Return `value` as float if it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputValidationError(f"{where}: expected `{name}` to be a number, got {value!r}.")
+    if not math.isfinite(float(value)):
+        raise InputValidationError(f"{where}: expected `{name}` to be finite, got {value!r}.")
+    return float(value)
+
+
+def check_texts(where: str, texts: Any, *, name: str = "texts") -> list[str]:
+    """Return `texts` as a list of non-empty strings; a single string is refused (wrap it in a list)."""
+    if isinstance(texts, str):
+        raise InputValidationError(
+            f"{where}: expected `{name}` to be a list of strings, got a single str; wrap it: [text]."
+        )
+    if not isinstance(texts, Sequence) and not isinstance(texts, np.ndarray):
+        raise InputValidationError(
+            f"{where}: expected `{name}` to be a list of strings, got {type(texts).__name__}."
+        )
+    out = list(texts)
+    if not out:
+        raise InputValidationError(f"{where}: expected `{name}` to hold at least one text, got an empty list.")
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise InputValidationError(
+                f"{where}: expected `{name}[{i}]` to be a str, got {type(t).__name__} ({t!r:.60})."
+            )
+        if not t.strip():
+            raise InputValidationError(
+                f"{where}: expected `{name}[{i}]` to be a non-empty text, got {t!r}; drop empty texts first."
+            )
+    return out
+
+
+def check_same_length(where: str, **arrays: Sized) -> int:
+    """Raise unless every named sequence has the same length; return that length."""
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"len({k})={n}" for k, n in lengths.items())
+        raise InputValidationError(f"{where}: expected sequences of the same length, got {desc}.")
+    return next(iter(lengths.values()))
+
+
+def as_float_array(where: str, name: str, values: Any, *, ndim: int = 1) -> np.ndarray:
+    """Convert to a float64 array of `ndim` dimensions, naming what arrived when that fails."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputValidationError(
+            f"{where}: expected `{name}` to be numeric, got {type(values).__name__} ({exc})."
+        ) from None
+    if arr.ndim != ndim:
+        raise InputValidationError(
+            f"{where}: expected `{name}` to have {ndim} dimension(s), got shape {arr.shape}."
+        )
+    return arr
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency or raise MissingDependencyError with the install command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"`{module}` is required for this feature; install it with: pip install 'cqmetric[{extra}]'"
+        ) from None

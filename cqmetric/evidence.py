@@ -1,0 +1,181 @@
+"""Gather the model evidence that scorers read: every distinct (context, text) pair is scored once.
+
+This is the only module that calls a backend. It renders each needed context with the template, collects the
+requests of all texts and all scorers, removes duplicates, asks the backend once, and hands every scorer the
+same per-token arrays (in bits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cqmetric.backends.base import LogProbBackend
+from cqmetric.constraints import ConstraintSet, Template
+from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
+from cqmetric.types import Request, TokenizedText
+from cqmetric.units import fixed_token_units, token_unit_index, unit_spans
+
+
+@dataclass(frozen=True)
+class Need:
+    """One kind of evidence a scorer reads: "constrained", "entropy", ("dimensions", by), ("units", kind)."""
+
+    kind: str
+    option: str | None = None
+
+
+CONSTRAINED = Need("constrained")
+ENTROPY = Need("entropy")
+
+
+@dataclass
+class Evidence:
+    """Everything the model said about one text, in bits. Scorers read it and never call the model.
+
+    Attributes:
+        tokens: the text tokenized once; these ids are scored in every context.
+        constraints: the constraint set (None when scoring surprise only).
+        s: per-token surprisal without constraints.
+        c: per-token surprisal under the full constraint set (None without constraints).
+        h0, hy: per-token prediction entropy without / with constraints (only when entropy was asked).
+        subsets: per grouping ("source"/"aspect"), per subset of dimensions, per-token surprisal under it.
+        units: per unit kind, (spans, unit index per token, per-unit surprisal when scored alone).
+    """
+
+    tokens: TokenizedText
+    constraints: ConstraintSet | None
+    s: np.ndarray
+    c: np.ndarray | None = None
+    h0: np.ndarray | None = None
+    hy: np.ndarray | None = None
+    subsets: dict[str, dict[frozenset[str], np.ndarray]] = field(default_factory=dict)
+    units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.tokens.text
+
+    @property
+    def n_tokens(self) -> int:
+        return self.tokens.n_tokens
+
+    @property
+    def n_bytes(self) -> int:
+        return len(self.text.encode("utf-8"))
+
+    @property
+    def n_words(self) -> int:
+        return len(self.text.split())
+
+
+def split_units(tokens: TokenizedText, kind: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Unit spans and the unit index of every token, for "sentence", "paragraph" or "tokens:N"."""
+    if kind.startswith("tokens:"):
+        try:
+            size = int(kind.split(":", 1)[1])
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise InputValidationError(f"units: expected 'tokens:N' with N >= 1, got {kind!r}.")
+        index = fixed_token_units(tokens.n_tokens, size)
+        bounds = [int(b) for b in np.flatnonzero(np.diff(np.r_[-1, index]))]
+        spans = [
+            (int(tokens.offsets[b, 0]), int(tokens.offsets[e - 1, 1]))
+            for b, e in zip(bounds, bounds[1:] + [tokens.n_tokens])
+        ]
+        return spans, index
+    spans = unit_spans(tokens.text, kind)
+    index = token_unit_index(tokens.offsets, spans)
+    # Units that received no token (possible with odd offsets) are merged away to keep the profile honest.
+    used = np.unique(index)
+    if len(used) != len(spans):
+        spans = [spans[u] for u in used]
+        index = np.searchsorted(used, index)
+    return spans, index
+
+
+def gather(
+    backend: LogProbBackend,
+    tokens: Sequence[TokenizedText],
+    constraints: Sequence[ConstraintSet] | None,
+    template: Template,
+    needs: Iterable[Need],
+) -> list[Evidence]:
+    """Score every distinct (context, text) pair that `needs` asks for, once, and build one Evidence per text."""
+    needs = set(needs)
+    if constraints is None and any(n.kind in ("constrained", "dimensions") for n in needs):
+        raise InputValidationError(
+            "score: the chosen scorers need constraints (a prompt or constraint set per text), got constraints=None."
+        )
+    want_entropy = ENTROPY in needs
+    empty_context = template.render(ConstraintSet())
+    requests: dict[Request, int] = {}
+
+    def ask(context: str, ids: np.ndarray) -> Request:
+        req = Request(context, tuple(int(i) for i in ids))
+        requests.setdefault(req, len(requests))
+        return req
+
+    plans = []
+    for k, tok in enumerate(tokens):
+        plan: dict[object, object] = {"s": ask(empty_context, tok.token_ids)}
+        ys = constraints[k] if constraints is not None else None
+        if ys is not None and (CONSTRAINED in needs or want_entropy):
+            plan["c"] = ask(template.render(ys), tok.token_ids)
+        for need in needs:
+            if need.kind == "dimensions" and ys is not None:
+                groups = ys.groups(need.option or "source")
+                plan[need] = {
+                    s: ask(template.render(ys.subset(s, by=need.option or "source")), tok.token_ids)
+                    for s in all_subsets(groups)
+                }
+            elif need.kind == "units":
+                spans, index = split_units(tok, need.option or "sentence")
+                # The first unit has no past: alone and in place are the same, so it needs no extra pass.
+                alone = [None] + [ask(empty_context, tok.token_ids[index == j]) for j in range(1, len(spans))]
+                plan[need] = (spans, index, alone)
+        plans.append(plan)
+
+    ordered = sorted(requests, key=requests.__getitem__)
+    results = backend.score(ordered, entropy=want_entropy)
+    if len(results) != len(ordered):
+        raise BackendError(f"gather: the backend returned {len(results)} results for {len(ordered)} requests.")
+    by_request = dict(zip(ordered, results))
+    for req, res in by_request.items():
+        if res.logprobs.shape != (len(req.target_ids),) or not np.all(np.isfinite(res.logprobs)):
+            raise BackendError(
+                f"gather: expected {len(req.target_ids)} finite log-probs for a request, got shape "
+                f"{res.logprobs.shape} with {int(np.sum(~np.isfinite(res.logprobs)))} non-finite value(s)."
+            )
+
+    evidence = []
+    for k, (tok, plan) in enumerate(zip(tokens, plans)):
+        s_res = by_request[plan["s"]]
+        ev = Evidence(tokens=tok, constraints=None if constraints is None else constraints[k],
+                      s=surprisal_bits(s_res.logprobs))
+        if "c" in plan:
+            c_res = by_request[plan["c"]]
+            ev.c = surprisal_bits(c_res.logprobs)
+            if want_entropy:
+                ev.h0, ev.hy = entropy_bits(s_res.entropy), entropy_bits(c_res.entropy)
+        elif want_entropy:
+            ev.h0 = entropy_bits(s_res.entropy)
+        for need, value in plan.items():
+            if not isinstance(need, Need):
+                continue
+            if need.kind == "dimensions":
+                ev.subsets[need.option or "source"] = {
+                    s: surprisal_bits(by_request[r].logprobs) for s, r in value.items()
+                }
+            elif need.kind == "units":
+                spans, index, alone = value
+                ev.units[need.option or "sentence"] = (
+                    spans, index, [ev.s[index == 0] if r is None else surprisal_bits(by_request[r].logprobs)
+                                   for r in alone]
+                )
+        evidence.append(ev)
+    return evidence

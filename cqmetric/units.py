@@ -1,0 +1,83 @@
+"""Split a text into units (sentences, paragraphs, token windows) as character spans.
+
+Spans partition the text: every character belongs to exactly one unit, and the whitespace after a unit
+belongs to it, so summing per-token quantities over units gives the text's total (the chain rule).
+
+Examples:
+    >>> text = "It rained. We stayed in!  Then the sun came out."
+    >>> [text[a:b] for a, b in sentence_spans(text)]
+    ['It rained. ', 'We stayed in!  ', 'Then the sun came out.']
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from cqmetric.errors import InputValidationError
+
+UNIT_KINDS = ("sentence", "paragraph")
+
+# A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets), then whitespace.
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
+_PARAGRAPH_END = re.compile(r"\n\s*\n\s*")
+
+
+def _spans_from_ends(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in pattern.finditer(text):
+        end = match.end()
+        if end >= len(text):
+            break
+        if text[start:end].strip():
+            spans.append((start, end))
+            start = end
+    spans.append((start, len(text)))
+    # A leading run of whitespace-only text joins the first unit.
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text`, covering it completely."""
+    return _spans_from_ends(text, _SENTENCE_END)
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the paragraphs (separated by blank lines) of `text`, covering it completely."""
+    return _spans_from_ends(text, _PARAGRAPH_END)
+
+
+def unit_spans(text: str, unit: str) -> list[tuple[int, int]]:
+    """Spans for `unit` in {"sentence", "paragraph"}."""
+    if unit == "sentence":
+        return sentence_spans(text)
+    if unit == "paragraph":
+        return paragraph_spans(text)
+    raise InputValidationError(f"unit_spans: got unit={unit!r}; allowed: {', '.join(map(repr, UNIT_KINDS))}.")
+
+
+def token_unit_index(offsets: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Unit index of each token, given token character offsets (T, 2) and unit spans.
+
+    A token belongs to the unit holding its last character, so a token " The" that starts with the space
+    closing the previous sentence is counted in the sentence it begins.
+
+    Examples:
+        >>> token_unit_index(np.array([[0, 3], [3, 7], [7, 11]]), [(0, 4), (4, 11)]).tolist()
+        [0, 1, 1]
+    """
+    last_char = np.maximum(offsets[:, 1] - 1, offsets[:, 0])
+    starts = np.array([a for a, _ in spans])
+    return np.searchsorted(starts, last_char, side="right") - 1
+
+
+def fixed_token_units(n_tokens: int, size: int) -> np.ndarray:
+    """Unit index of each token when units are consecutive windows of `size` tokens.
+
+    Examples:
+        >>> fixed_token_units(5, 2).tolist()
+        [0, 0, 1, 1, 2]
+    """
+    return np.arange(n_tokens) // size
