@@ -19,8 +19,9 @@ from cqmetric.errors import InputValidationError
 
 UNIT_KINDS = ("sentence", "paragraph")
 
-# A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets), then whitespace.
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
+# A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets), then whitespace, then
+# something that can start a sentence (a capital, a digit, an opening quote or bracket).
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+(?=[A-Z0-9"“‘'(\[])""")
 _PARAGRAPH_END = re.compile(r"\n\s*\n\s*")
 
 

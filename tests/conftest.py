@@ -16,7 +16,7 @@ TINY_CORPUS = [
 ]
 
 
-def build_tiny_model(path: Path, *, n_positions: int = 64, add_bos: bool = False, seed: int = 0) -> Path:
+def build_tiny_model(path: Path, *, n_positions: int = 256, add_bos: bool = False, seed: int = 0) -> Path:
     """Save a 2-layer random GPT-2 and a byte-level BPE tokenizer trained in-process to `path`."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers

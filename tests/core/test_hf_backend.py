@@ -1,0 +1,143 @@
+"""The transformers backend on a tiny random model, checked against a plain reference forward pass."""
+
+import numpy as np
+import pytest
+import torch
+
+from cqmetric.backends.hf import HFBackend
+from cqmetric.errors import InputValidationError
+from cqmetric.types import Request
+
+TEXTS = [
+    "The cat sat on the mat.",
+    "A lighthouse keeper climbed the stairs at dawn and wiped the salt from the lens. Rain fell.",
+    "She laughed.",
+    "Rain fell on the town for a hundred years, and the people learned to swim in the streets.",
+    "The dog slept by the door while the letter waited, unopened, on the table by the window.",
+    "Write a story.",
+    "He read it twice.",
+    "The robot gardener trimmed the grass around the dandelion every morning without fail.",
+]
+CONTEXTS = ["Text:\n", "Prompt: Write about a cat.\nText:\n"]
+
+
+def reference_logprobs(backend, context, text_ids):
+    """log p(x_t | start, context, x_<t) from one unpadded forward pass and a full fp32 log-softmax."""
+    ids = backend.context_ids(context) + list(text_ids)
+    with torch.no_grad():
+        logits = backend.model(torch.tensor([ids])).logits[0].float()
+    lsm = torch.log_softmax(logits, dim=-1)
+    n_ctx = len(ids) - len(text_ids)
+    return np.array([lsm[n_ctx - 1 + t, tok].item() for t, tok in enumerate(text_ids)])
+
+
+def test_matches_reference_forward_pass(tiny_backend):
+    reqs = [Request(c, tuple(tiny_backend.tokenize(t).token_ids.tolist())) for t in TEXTS for c in CONTEXTS]
+    results = tiny_backend.score(reqs)
+    for req, res in zip(reqs, results):
+        np.testing.assert_allclose(res.logprobs, reference_logprobs(tiny_backend, req.context, req.target_ids),
+                                   atol=1e-5)
+        assert res.token_ids.tolist() == list(req.target_ids)
+
+
+def test_expected_estimator_entropy_matches_reference(tiny_backend):
+    ids = tiny_backend.tokenize(TEXTS[0]).token_ids.tolist()
+    res = tiny_backend.score([Request(CONTEXTS[1], tuple(ids))], entropy=True)[0]
+    full = tiny_backend.context_ids(CONTEXTS[1]) + ids
+    with torch.no_grad():
+        p = torch.softmax(tiny_backend.model(torch.tensor([full])).logits[0].double(), dim=-1)
+    n_ctx = len(full) - len(ids)
+    expected = [float(-(p[n_ctx - 1 + t] * p[n_ctx - 1 + t].log()).sum()) for t in range(len(ids))]  # H = -sum p log p
+    np.testing.assert_allclose(res.entropy, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_batch_invariance_across_sizes_and_neighbours(tiny_model_dir, batch_size):
+    backend = HFBackend(tiny_model_dir, batch_size=batch_size)
+    solo = HFBackend(tiny_model_dir, batch_size=1)
+    target = Request(CONTEXTS[1], tuple(solo.tokenize(TEXTS[1]).token_ids.tolist()))
+    expected = solo.score([target])[0].logprobs
+    rng = np.random.default_rng(batch_size)
+    for _ in range(3):  # different neighbours each time
+        others = [Request(CONTEXTS[k % 2], tuple(solo.tokenize(TEXTS[k]).token_ids.tolist()))
+                  for k in rng.choice(len(TEXTS), size=7)]
+        mixed = others[:3] + [target] + others[3:]
+        got = backend.score(mixed)[3].logprobs
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_long_text_is_scored_in_full_with_a_sliding_window(tiny_model_dir):
+    wide = HFBackend(tiny_model_dir)
+    narrow = HFBackend(tiny_model_dir, max_length=24, stride=5)
+    long_text = " ".join(TEXTS)  # far more tokens than the 24-token window
+    ids = tuple(narrow.tokenize(long_text).token_ids.tolist())
+    assert len(ids) > 60
+    res = narrow.score([Request(CONTEXTS[0], ids)])[0]
+    assert res.logprobs.shape == (len(ids),) and np.all(np.isfinite(res.logprobs))
+    # Independent check of every window: token t is predicted from the context plus the text tokens that the
+    # window keeps before it (window = 24 tokens including the context).
+    ctx = narrow.context_ids(CONTEXTS[0])
+    budget = 24 - len(ctx)
+    end, start_scored = min(budget, len(ids)), 0
+    while True:
+        first = max(0, end - budget)
+        ref = reference_logprobs(narrow, CONTEXTS[0], ids[first:end])[start_scored - first:]
+        np.testing.assert_allclose(res.logprobs[start_scored:end], ref, atol=1e-5)
+        if end == len(ids):
+            break
+        start_scored, end = end, min(end + 5, len(ids))
+    # Where a window covers the text, windowed and plain results match.
+    short = tuple(narrow.tokenize(TEXTS[2]).token_ids.tolist())
+    np.testing.assert_allclose(narrow.score([Request(CONTEXTS[0], short)])[0].logprobs,
+                               wide.score([Request(CONTEXTS[0], short)])[0].logprobs, atol=1e-6)
+
+
+def test_context_longer_than_window_is_an_error(tiny_model_dir):
+    narrow = HFBackend(tiny_model_dir, max_length=8)
+    with pytest.raises(InputValidationError, match=r"the context takes \d+ tokens but the window is 8"):
+        narrow.score([Request("Prompt: " + TEXTS[1] + "\nText:\n", (5, 6))])
+
+
+def test_start_token_policies(tiny_model_dir, tmp_path):
+    from conftest import build_tiny_model
+
+    assert HFBackend(tiny_model_dir).info.start_token == "prepend:0"
+    with_bos = build_tiny_model(tmp_path / "bos", add_bos=True)
+    detected = HFBackend(with_bos)
+    assert detected.info.start_token == "tokenizer:1"  # the id the tokenizer adds itself
+    assert detected.context_ids("Text:\n")[0] == 1
+    assert 1 not in detected.tokenize("Text").token_ids.tolist()  # never inside the text
+    none = HFBackend(tiny_model_dir, start_token="none")
+    assert none.context_ids("Text:\n")[0] != 0
+    with pytest.raises(InputValidationError, match="the context is empty and start_token='none'"):
+        none.context_ids("")
+
+
+def test_bf16_is_an_option_with_bounded_error(tiny_model_dir):
+    fp32, bf16 = HFBackend(tiny_model_dir), HFBackend(tiny_model_dir, dtype="bfloat16")
+    assert (fp32.info.dtype, bf16.info.dtype) == ("fp32", "bf16")
+    req = [Request(CONTEXTS[0], tuple(fp32.tokenize(TEXTS[1]).token_ids.tolist()))]
+    a, b = fp32.score(req)[0].logprobs, bf16.score(req)[0].logprobs
+    assert not np.array_equal(a, b)
+    np.testing.assert_allclose(a, b, atol=0.2)
+
+
+def test_loaded_model_and_tokenizer_pair(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    from_objects = HFBackend(model, tok, name="tiny")
+    from_path = HFBackend(tiny_model_dir)
+    req = [Request(CONTEXTS[1], tuple(from_path.tokenize(TEXTS[0]).token_ids.tolist()))]
+    np.testing.assert_allclose(from_objects.score(req)[0].logprobs, from_path.score(req)[0].logprobs, atol=1e-6)
+    assert from_objects.info.model == "tiny"
+    with pytest.raises(InputValidationError, match="expected a `tokenizer` with a loaded model"):
+        HFBackend(model)
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path):
+    from cqmetric.errors import BackendError
+
+    with pytest.raises(BackendError, match="could not load a causal LM from .* offline"):
+        HFBackend(tmp_path / "nowhere")
