@@ -7,6 +7,7 @@ __all__ = [
     "InputValidationError",
     "BackendError",
     "MissingDependencyError",
+    "DataNotFoundError",
     "CQMetricWarning",
     "DegenerateInputWarning",
 ]
@@ -26,6 +27,10 @@ class BackendError(CQMetricError, RuntimeError):
 
 class MissingDependencyError(CQMetricError, ImportError):
     """An optional dependency is not installed; the message names the pip command that installs it."""
+
+
+class DataNotFoundError(CQMetricError, FileNotFoundError):
+    """A data set (such as HANNA) is not where cqmetric looked; the message says where to obtain it."""
 
 
 class CQMetricWarning(UserWarning):

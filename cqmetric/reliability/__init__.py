@@ -1,0 +1,71 @@
+"""Reliability statistics: how well a scorer agrees with expert ratings, and how well experts agree.
+
+Every function takes arrays (no scorer or model objects), validates its input at the boundary,
+and returns a frozen result that prints as a table and converts to JSON (``to_dict()``,
+``to_json()``), carrying every setting that changes the number, the seed included.
+
+* Metric vs humans: :func:`correlation` (item / group ("story") / system level, clustered bootstrap,
+  partial correlation), :func:`human_ceiling` (the raters' own leave-one-out agreement in the same
+  protocol), :func:`report` (scorers, baselines and ceiling in one table).
+* Raters vs raters: :func:`icc` (six Shrout-Fleiss forms), :func:`krippendorff_alpha`,
+  :func:`cohens_kappa`, :func:`fleiss_kappa`, :func:`center_ratings` (rater leniency).
+* Comparisons: :func:`williams_test` / :func:`williams_t` (metric A vs metric B),
+  :func:`wilcoxon_test`, :func:`sign_test`, :func:`cohens_dz`, :func:`compare_models` (the CQA
+  analysis), :func:`pair_validation` (degraded pairs; see :mod:`cqmetric.perturb`).
+
+See ``docs/reliability.md`` for what to report and how to read it.
+"""
+
+from cqmetric.reliability._result import (
+    GroupContrast,
+    ICCResult,
+    ModelComparison,
+    PairedSummary,
+    PairValidationResult,
+    ReliabilityResult,
+)
+from cqmetric.reliability.agreement import (
+    center_ratings,
+    cohens_kappa,
+    fleiss_kappa,
+    icc,
+    krippendorff_alpha,
+)
+from cqmetric.reliability.ceiling import human_ceiling
+from cqmetric.reliability.compare import compare_models
+from cqmetric.reliability.correlation import correlation
+from cqmetric.reliability.paired import (
+    cohens_dz,
+    sign_test,
+    wilcoxon_test,
+    williams_t,
+    williams_test,
+)
+from cqmetric.reliability.pairs import pair_validation
+from cqmetric.reliability.report import ReliabilityReport, ReportRow, report
+
+__all__ = [
+    "correlation",
+    "human_ceiling",
+    "report",
+    "ReliabilityReport",
+    "ReportRow",
+    "icc",
+    "krippendorff_alpha",
+    "cohens_kappa",
+    "fleiss_kappa",
+    "center_ratings",
+    "williams_t",
+    "williams_test",
+    "wilcoxon_test",
+    "sign_test",
+    "cohens_dz",
+    "compare_models",
+    "pair_validation",
+    "ReliabilityResult",
+    "ICCResult",
+    "PairedSummary",
+    "GroupContrast",
+    "ModelComparison",
+    "PairValidationResult",
+]

@@ -1,0 +1,122 @@
+"""Seeded resampling helpers shared by the reliability functions.
+
+Conventions (they hold for every function in :mod:`cqmetric.reliability`):
+
+* A seed is a non-negative int; it becomes a :class:`numpy.random.Generator` through
+  :class:`numpy.random.SeedSequence`. Independent streams for different jobs of one call (bootstrap,
+  permutation, subgroups) are children of that SeedSequence keyed by a fixed name, so changing
+  ``n_boot`` never changes a permutation p-value and vice versa.
+* Confidence intervals from resampling are two-sided *percentile* intervals.
+* One-sample and two-sample statistics go through :func:`scipy.stats.bootstrap`
+  (``method="percentile"``); clustered designs (resample groups, not items) are resampled by hand
+  here, because scipy resamples observations only.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from cqmetric._validation import check_positive_int
+from cqmetric.errors import InputValidationError
+
+__all__ = [
+    "check_seed",
+    "check_n_boot",
+    "check_confidence",
+    "child_rng",
+    "percentile_ci",
+    "scipy_percentile_ci",
+    "cluster_indices",
+]
+
+
+def check_seed(where: str, seed: Any) -> int:
+    """Return `seed` as int if it is a non-negative integer (None is refused: results must be reproducible)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputValidationError(
+            f"{where}: expected `seed` to be a non-negative integer (results must be reproducible), got {seed!r}."
+        )
+    return int(seed)
+
+
+def check_n_boot(where: str, n_boot: Any, *, name: str = "n_boot") -> int:
+    """Return `n_boot` as int: 0 (no resampling) or >= 100."""
+    n = check_positive_int(where, name, n_boot, minimum=0)
+    if 0 < n < 100:
+        raise InputValidationError(f"{where}: expected `{name}` to be 0 (no resampling) or at least 100, got {n}.")
+    return n
+
+
+def check_confidence(where: str, confidence: Any) -> float:
+    """Return `confidence` as float if 0 < confidence < 1."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.integer, np.floating)):
+        raise InputValidationError(f"{where}: expected `confidence` to be a number in (0, 1), got {confidence!r}.")
+    c = float(confidence)
+    if not 0.0 < c < 1.0:
+        raise InputValidationError(f"{where}: expected `confidence` in (0, 1), e.g. 0.95, got {confidence!r}.")
+    return c
+
+
+def child_rng(seed: int, *keys: str | int) -> np.random.Generator:
+    """A Generator for the stream named by `keys` under `seed` (stable across runs and platforms)."""
+    spawn_key = tuple(k if isinstance(k, int) else zlib.crc32(str(k).encode()) for k in keys)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))
+
+
+def percentile_ci(replicates: np.ndarray, confidence: float) -> tuple[float, float] | None:
+    """Two-sided percentile interval of `replicates`, ignoring NaN replicates.
+
+    Returns (nan, nan) when fewer than half of the replicates are finite (the statistic is
+    undefined on too many resamples for an interval to mean anything).
+    """
+    reps = np.asarray(replicates, dtype=float)
+    ok = reps[np.isfinite(reps)]
+    if ok.size == 0 or ok.size < 0.5 * reps.size:
+        return (float("nan"), float("nan"))
+    a = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(ok, [a, 1.0 - a])
+    return (float(lo), float(hi))
+
+
+def scipy_percentile_ci(
+    data: Sequence[np.ndarray],
+    statistic: Callable[..., Any],
+    *,
+    n_boot: int,
+    rng: np.random.Generator,
+    confidence: float,
+    paired: bool = False,
+    vectorized: bool = True,
+    batch: int | None = None,
+) -> tuple[float, float] | None:
+    """Percentile CI from :func:`scipy.stats.bootstrap`; None when `n_boot` is 0; (nan, nan) when undefined."""
+    if n_boot == 0:
+        return None
+    if any(len(d) < 2 for d in data):
+        return (float("nan"), float("nan"))
+    with np.errstate(all="ignore"):
+        res = stats.bootstrap(
+            tuple(data),
+            statistic,
+            n_resamples=n_boot,
+            batch=batch,
+            vectorized=vectorized,
+            paired=paired,
+            confidence_level=confidence,
+            method="percentile",
+            rng=rng,
+        )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (lo, hi)
+
+
+def cluster_indices(members: Sequence[np.ndarray], rng: np.random.Generator, n_boot: int) -> list[np.ndarray]:
+    """Cluster bootstrap: for each replicate draw len(members) clusters with replacement, return item indices."""
+    g = len(members)
+    draws = rng.integers(0, g, size=(n_boot, g))
+    return [np.concatenate([members[j] for j in row]) for row in draws]
