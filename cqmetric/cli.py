@@ -1,15 +1,48 @@
-"""The `cqmetric` command line."""
+"""The `cqmetric` command line.
+
+Subcommands:
+    score    score the texts of a JSONL/CSV file row by row (resumable), writing JSONL/CSV.
+    report   reliability of metric scores against expert ratings.
+    compare  two models' scores on the same items: the difference and its uncertainty.
+    demo     score the bundled example stories with the embedded model.
+
+Errors in the input print one line, `cqmetric: error: ...`, and exit with status 2; other errors (a model
+that cannot be loaded) exit with status 1. An existing output file is replaced only once the new output is
+complete.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from cqmetric.errors import CQMetricError
+from cqmetric.errors import CQMetricError, InputValidationError
+
+SCORE_FIELDS = ("calibrated_surprise", "surprise", "residual", "n_tokens")
+ADDED_FIELDS = (*SCORE_FIELDS, "signature")
+DEFAULT_CHUNK_SIZE = 64
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _note(message: str) -> None:
+    print(f"cqmetric: {message}", file=sys.stderr, flush=True)
+
+
+# -- demo ---------------------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
+    """`cqmetric demo`: score the bundled example stories with the embedded model and print the table."""
     from cqmetric.api import score
     from cqmetric.examples import load_examples
 
@@ -21,26 +54,431 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- score --------------------------------------------------------------------------------------------------
+def _score(args: argparse.Namespace) -> int:
+    """`cqmetric score`: validate every row, score fixed chunks, save each chunk, then write OUT atomically.
+
+    Rows [k*C, (k+1)*C) form chunk k, so a resumed run feeds the model the same batches as an uninterrupted
+    one. Each finished chunk is appended to `OUT.progress.jsonl` (fsynced) with its row indices, input-row
+    hashes and the resume key (signature, chunk size, batch size); `--resume` reuses only matching chunks.
+    """
+    from cqmetric import io
+    from cqmetric.api import get_backend, score
+    from cqmetric.information import NORMALIZATIONS
+    from cqmetric._validation import check_option
+    from cqmetric.scorers import ESTIMATORS
+
+    where = "score"
+    check_option(where, "--estimator", args.estimator, ESTIMATORS)
+    check_option(where, "--normalization", args.normalization, NORMALIZATIONS)
+    out_path = Path(args.output)
+    out_format = io.file_format(out_path, where=where)
+    table = io.read_table(args.input, where=where)
+    texts = io.column(table, args.text_field, where=where, option="--text-field")
+    constraints = (io.column(table, args.constraint_field, where=where, option="--constraint-field")
+                   if args.constraint_field else None)
+    for i, row in enumerate(table.rows):
+        clash = [k for k in ADDED_FIELDS if k in row]
+        if clash:
+            raise InputValidationError(
+                f"{where}: {table.where(i)}: expected no field named {clash[0]!r} (the output adds it), "
+                f"got a row with it; rename that field in the input."
+            )
+    if not out_path.parent.is_dir():
+        raise InputValidationError(f"{where}: cannot write {str(out_path)!r}: no such folder {str(out_path.parent)!r}.")
+
+    backend = get_backend(args.model, dtype=args.dtype, device=args.device, start_token=args.start_token,
+                          max_length=args.max_length, stride=args.stride, batch_size=args.batch_size)
+    options = {"estimator": args.estimator, "normalization": args.normalization, "n_bootstrap": 0}
+
+    def run(idx: range) -> tuple[list[dict[str, Any]], str]:
+        res = score([texts[i] for i in idx], None if constraints is None else [constraints[i] for i in idx],
+                    model=backend, **options)
+        return res.to_records(), res.signature.format()
+
+    n = len(table)
+    chunk = args.chunk_size
+    hashes = [io.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
+    sidecar_path = io.progress_path(out_path)
+    done: dict[int, dict[str, Any]] = {}
+    signature: str | None = None
+    progress: io.ProgressFile | None = None
+
+    def open_progress(sig: str, *, reuse: bool) -> tuple[io.ProgressFile, dict[int, dict[str, Any]]]:
+        # The resume key: results are reused only under the same signature and the same batches.
+        key = {"signature": sig, "chunk_size": chunk, "batch_size": args.batch_size}
+        sidecar = io.ProgressFile(sidecar_path, key, chunk)
+        kept = sidecar.load(hashes) if reuse else {}
+        sidecar.start(hashes, kept)  # rewrites the file with only the reusable rows
+        return sidecar, kept
+
+    if args.resume and sidecar_path.exists():
+        _, signature = run(range(1))  # the signature of these settings, to match recorded rows against
+        progress, done = open_progress(signature, reuse=True)
+        _note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
+    elif sidecar_path.exists():
+        _note(f"starting over; the progress of an earlier run in {sidecar_path} is replaced (use --resume to keep it).")
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n, initial=len(done), desc="scoring", unit="text", file=sys.stderr, disable=args.quiet,
+               dynamic_ncols=True)
+    try:
+        for start in range(0, n, chunk):
+            idx = range(start, min(start + chunk, n))
+            if idx[0] in done:
+                continue
+            records, sig = run(idx)
+            if progress is None:
+                signature = sig
+                progress, _ = open_progress(sig, reuse=False)
+            elif sig != signature:
+                raise CQMetricError(f"{where}: the signature changed during the run ({signature} -> {sig}).")
+            results = [{**rec, "signature": sig} for rec in records]
+            progress.append(list(idx), hashes, results)
+            done.update(zip(idx, results))
+            bar.update(len(idx))
+    except KeyboardInterrupt:
+        bar.close()
+        if progress is not None:
+            progress.close()
+        _note(f"interrupted; {len(done)} of {n} rows are saved in {sidecar_path}: rerun with --resume to continue.")
+        return 130
+    except BaseException:
+        bar.close()
+        if progress is not None:
+            progress.close()
+            _note(f"{len(done)} of {n} rows are saved in {sidecar_path}: rerun with --resume to continue.")
+        raise
+    bar.close()
+
+    rows = []
+    for i, row in enumerate(table.rows):
+        result = done[i]
+        rows.append({**row, **{k: result.get(k) for k in ADDED_FIELDS}})
+    fieldnames = [*table.fieldnames, *ADDED_FIELDS] if out_format == "csv" else None
+    io.write_table(out_path, rows, fieldnames=fieldnames, where=where)
+    if progress is not None:
+        progress.remove()
+    else:
+        sidecar_path.unlink(missing_ok=True)
+    _note(f"wrote {n} rows to {out_path}.")
+    return 0
+
+
+# -- report and compare -------------------------------------------------------------------------------------
+def _reliability(name: str) -> Any:
+    import importlib
+
+    module = importlib.import_module("cqmetric.reliability")
+    if not hasattr(module, name):
+        raise CQMetricError(f"this installation's cqmetric.reliability has no `{name}`.")
+    return getattr(module, name)
+
+
+def _run_statistics(where: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call `func`, printing cqmetric's warnings (degenerate input) as `cqmetric: warning:` lines."""
+    import warnings
+
+    from cqmetric.errors import CQMetricWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CQMetricWarning)
+        result = func(*args, **kwargs)
+    for w in caught:
+        if issubclass(w.category, CQMetricWarning):
+            _note(f"warning: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
+def _emit(result: Any, args: argparse.Namespace) -> None:
+    """Print the result's table (or JSON with --json), or write it to -o (JSON when the name ends in .json)."""
+    as_json = args.json or (args.output is not None and args.output.lower().endswith(".json"))
+    text = result.to_json() if as_json else str(result)
+    if args.output:
+        from cqmetric.io import write_text
+
+        write_text(args.output, text + "\n", where=args.command)
+        _note(f"wrote {args.output}.")
+    else:
+        print(text)
+
+
+def _labels_for(where: str, field: str, option: str, keys: list[str], sources: list[tuple[Any, dict[str, list[int]]]]) -> list[str]:
+    """One label per item from the first table that has `field`; all rows of an item must agree."""
+    from cqmetric import io
+
+    for table, rows_of in sources:
+        if field not in table.fieldnames:
+            continue
+        values = io.column(table, field, where=where, option=option, kind="label")
+        out = []
+        for key in keys:
+            rows = rows_of[key]
+            labels = {values[r] for r in rows}
+            if len(labels) > 1:
+                raise InputValidationError(
+                    f"{where}: {table.where(rows[1])}: expected one {field!r} per item, got {sorted(labels)} for "
+                    f"item {key!r}."
+                )
+            out.append(values[rows[0]])
+        return out
+    names = " or ".join(str(t.path) for t, _ in sources)
+    raise InputValidationError(f"{where}: expected field {field!r} (from {option}) in {names}, got no such field.")
+
+
+def _report(args: argparse.Namespace) -> int:
+    """`cqmetric report`: join scores and ratings on the id field and run `cqmetric.reliability.report`."""
+    import numpy as np
+
+    from cqmetric import io
+
+    where = "report"
+    report = _reliability("report")
+    scores_tbl = io.read_table(args.scores, where=where)
+    ratings_tbl = io.read_table(args.ratings, where=where)
+    ids = io.index_by(scores_tbl, args.id_field, where=where, option="--id-field")
+    keys = list(ids)
+
+    score_fields = args.score_field or [
+        f for f in ("calibrated_surprise", "surprise", "residual")
+        if f in scores_tbl.fieldnames and all(r.get(f) not in (None, "") for r in scores_tbl.rows)
+    ]
+    if not score_fields:
+        raise InputValidationError(
+            f"{where}: expected score columns in {str(scores_tbl.path)!r} (calibrated_surprise, surprise, residual, "
+            f"or name them with --score-field), got fields {', '.join(scores_tbl.fieldnames)}."
+        )
+    scores = {f: io.column(scores_tbl, f, where=where, option="--score-field", kind="number") for f in score_fields}
+    baselines = {f: io.column(scores_tbl, f, where=where, option="--baseline-field", kind="number")
+                 for f in args.baseline_field or []}
+
+    rating_ids = io.column(ratings_tbl, args.id_field, where=where, option="--id-field", kind="label")
+    rows_of: dict[str, list[int]] = {}
+    for r, key in enumerate(rating_ids):
+        rows_of.setdefault(key, []).append(r)
+    unscored = [k for k in rows_of if k not in ids]
+    missing = [k for k in keys if k not in rows_of]
+    if missing:
+        raise InputValidationError(
+            f"{where}: {scores_tbl.where(ids[missing[0]])}: expected ratings for item {missing[0]!r} in "
+            f"{str(ratings_tbl.path)!r}, got none ({len(missing)} scored item(s) have no ratings)."
+        )
+    if unscored:
+        _note(f"ignoring {len(unscored)} rated item(s) without scores (first: {unscored[0]!r}).")
+
+    reserved = {args.id_field, args.rater_field, args.group_field, args.system_field} - {None}
+    criteria = args.criteria or [f for f in ratings_tbl.fieldnames if f not in reserved]
+    if not criteria:
+        raise InputValidationError(f"{where}: expected criteria columns in {str(ratings_tbl.path)!r}, got none.")
+    named = "--criteria" if args.criteria else (
+        "a criterion by default; choose criteria with --criteria, or name this column with --rater-field, "
+        "--group-field or --system-field")
+    values = {c: io.column(ratings_tbl, c, where=where, option=named, kind="rating") for c in criteria}
+    if args.rater_field:
+        raters = io.column(ratings_tbl, args.rater_field, where=where, option="--rater-field", kind="label")
+        names = sorted(set(raters))  # columns in a fixed order, whatever the row order
+        ratings = {c: np.full((len(keys), len(names)), np.nan) for c in criteria}
+        seen: dict[tuple[str, str], int] = {}
+        for item, key in enumerate(keys):
+            for r in rows_of[key]:
+                if (key, raters[r]) in seen:
+                    raise InputValidationError(
+                        f"{where}: {ratings_tbl.where(r)}: expected one rating of item {key!r} by rater "
+                        f"{raters[r]!r}, got another (first at line {ratings_tbl.lines[seen[key, raters[r]]]})."
+                    )
+                seen[key, raters[r]] = r
+                for c in criteria:
+                    ratings[c][item, names.index(raters[r])] = values[c][r]
+    else:
+        repeated = next((k for k in keys if len(rows_of[k]) > 1), None)
+        if repeated is not None:
+            r = rows_of[repeated][1]
+            raise InputValidationError(
+                f"{where}: {ratings_tbl.where(r)}: expected one row per item without --rater-field, got item "
+                f"{repeated!r} again; name the rater column with --rater-field."
+            )
+        ratings = {c: np.array([values[c][rows_of[k][0]] for k in keys]) for c in criteria}
+
+    sources = [(ratings_tbl, rows_of), (scores_tbl, {k: [i] for k, i in ids.items()})]
+    groups = _labels_for(where, args.group_field, "--group-field", keys, sources) if args.group_field else None
+    systems = _labels_for(where, args.system_field, "--system-field", keys, sources) if args.system_field else None
+    order = [ids[k] for k in keys]
+    result = _run_statistics(
+        where, report,
+        {f: [v[i] for i in order] for f, v in scores.items()}, ratings,
+        baselines={f: [v[i] for i in order] for f, v in baselines.items()} or None,
+        method=args.method, level=args.level, groups=groups, systems=systems, ceiling=not args.no_ceiling,
+        center_raters=args.center_raters, n_boot=args.n_boot, seed=args.seed, confidence=args.confidence,
+        nan_policy=args.nan_policy,
+    )
+    _emit(result, args)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """`cqmetric compare`: join two score files on the id field and run `cqmetric.reliability.compare_models`."""
+    from cqmetric import io
+
+    where = "compare"
+    compare_models = _reliability("compare_models")
+    a_tbl = io.read_table(args.a, where=where)
+    b_tbl = io.read_table(args.b, where=where)
+    a_ids = io.index_by(a_tbl, args.id_field, where=where, option="--id-field")
+    b_ids = io.index_by(b_tbl, args.id_field, where=where, option="--id-field")
+    for x_ids, x_tbl, y_ids, y_tbl in ((a_ids, a_tbl, b_ids, b_tbl), (b_ids, b_tbl, a_ids, a_tbl)):
+        absent = [k for k in x_ids if k not in y_ids]
+        if absent:
+            raise InputValidationError(
+                f"{where}: {x_tbl.where(x_ids[absent[0]])}: expected item {absent[0]!r} in {str(y_tbl.path)!r} too "
+                f"(the files must score the same items), got {len(absent)} item(s) missing there."
+            )
+    keys = list(a_ids)
+    a = io.column(a_tbl, args.score_field, where=where, option="--score-field", kind="number")
+    b = io.column(b_tbl, args.score_field, where=where, option="--score-field", kind="number")
+    groups = None
+    if args.group_field:
+        sources = [(a_tbl, {k: [i] for k, i in a_ids.items()}), (b_tbl, {k: [i] for k, i in b_ids.items()})]
+        groups = _labels_for(where, args.group_field, "--group-field", keys, sources)
+    for tbl in (a_tbl, b_tbl):
+        if "signature" in tbl.fieldnames and len({str(r.get("signature")) for r in tbl.rows}) > 1:
+            _note(f"warning: {tbl.path} mixes rows of several signatures (settings).")
+    contrast = tuple(args.contrast) if args.contrast else None
+    result = _run_statistics(
+        where, compare_models, [a[a_ids[k]] for k in keys], [b[b_ids[k]] for k in keys], groups=groups,
+        alternative=args.alternative, contrast=contrast, n_boot=args.n_boot, seed=args.seed,
+        confidence=args.confidence,
+    )
+    _emit(result, args)
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------------------
+def _add_statistics_options(parser: argparse.ArgumentParser, *, n_boot: int) -> None:
+    parser.add_argument("--n-boot", type=int, default=n_boot, metavar="N",
+                        help=f"bootstrap resamples (default {n_boot}; 0: no intervals)")
+    parser.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="write to FILE instead of printing (JSON when it ends in .json)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cqmetric", description="Creative-quality metrics from LM likelihoods.")
+    """The argument parser of the `cqmetric` command."""
     from cqmetric.version import __version__
 
+    parser = argparse.ArgumentParser(prog="cqmetric", description="Creative-quality metrics from LM likelihoods.")
     parser.add_argument("--version", action="version", version=f"cqmetric {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser(
+        "score", help="score every row of a JSONL/CSV file (resumable)",
+        description="Score the texts of INPUT (JSONL or CSV) and write every input row with calibrated_surprise, "
+                    "surprise, residual (bits per unit), n_tokens and the signature added.",
+    )
+    sc.add_argument("input", metavar="INPUT", help="input file: .jsonl/.ndjson or .csv")
+    sc.add_argument("-o", "--output", required=True, metavar="OUT", help="output file: .jsonl/.ndjson or .csv")
+    sc.add_argument("--text-field", default="text", metavar="F", help="field holding the text (default: text)")
+    sc.add_argument("--constraint-field", default=None, metavar="G",
+                    help="field holding the prompt/constraint; without it only surprise is computed")
+    sc.add_argument("--model", default=None, metavar="PATH",
+                    help="local causal-LM directory (default: the embedded SmolLM2-135M)")
+    sc.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="sequences per forward pass")
+    sc.add_argument("--estimator", default="pointwise", help="pointwise (default) or expected")
+    sc.add_argument("--normalization", default="token", help="token (default), sum, byte or word")
+    sc.add_argument("--dtype", default=None, help="float32 (default) or bfloat16")
+    sc.add_argument("--device", default=None, help="cpu (default), cuda, ...")
+    sc.add_argument("--start-token", default=None, help="auto (default), prepend or none")
+    sc.add_argument("--max-length", type=_positive_int, default=None, metavar="N", help="window in tokens")
+    sc.add_argument("--stride", type=_positive_int, default=None, metavar="N", help="new tokens per window")
+    sc.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, metavar="C",
+                    help=f"rows scored and saved together (default {DEFAULT_CHUNK_SIZE}); part of the resume key")
+    sc.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run from OUT.progress.jsonl (rows of other settings are redone)")
+    sc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sc.set_defaults(func=_score)
+
+    rp = sub.add_parser(
+        "report", help="reliability of scores against expert ratings",
+        description="Correlate score columns (and baselines) with each rating criterion, beside the human "
+                    "ceiling (cqmetric.reliability.report). Items are joined on --id-field.",
+    )
+    rp.add_argument("scores", metavar="SCORES", help="scores file (.jsonl/.csv): an id field and score columns")
+    rp.add_argument("--ratings", required=True, metavar="RATINGS",
+                    help="ratings file (.jsonl/.csv): an id field, criteria columns, optional rater/group/system")
+    rp.add_argument("--id-field", default="id", metavar="F", help="item id field in both files (default: id)")
+    rp.add_argument("--score-field", action="append", metavar="F",
+                    help="score column (repeatable; default: calibrated_surprise, surprise, residual if present)")
+    rp.add_argument("--baseline-field", action="append", metavar="F",
+                    help="baseline column of the scores file, e.g. n_tokens (repeatable)")
+    rp.add_argument("--criteria", nargs="+", metavar="C",
+                    help="criteria columns of the ratings file (default: every other column)")
+    rp.add_argument("--rater-field", default=None, metavar="F",
+                    help="rater column (one row per item and rater); needed for the human ceiling")
+    rp.add_argument("--group-field", default=None, metavar="F", help="group (prompt/story) column")
+    rp.add_argument("--system-field", default=None, metavar="F", help="system (model) column")
+    rp.add_argument("--method", default="spearman", help="spearman (default), kendall or pearson")
+    rp.add_argument("--level", default="item", help="item (default), group or system")
+    rp.add_argument("--center-raters", action="store_true", help="remove rater leniency before averaging")
+    rp.add_argument("--no-ceiling", action="store_true", help="leave out the human-ceiling row")
+    rp.add_argument("--nan-policy", default="propagate",
+                    help="missing ratings: propagate (default: NaN results, with a warning), omit or raise")
+    _add_statistics_options(rp, n_boot=1000)
+    rp.set_defaults(func=_report)
+
+    cp = sub.add_parser(
+        "compare", help="compare two models' scores on the same items (Delta I)",
+        description="Per-item differences d = B - A of one score column, joined on --id-field: mean and median "
+                    "with bootstrap CIs, Wilcoxon test, Cohen's d_z, per group and between two groups "
+                    "(cqmetric.reliability.compare_models).",
+    )
+    cp.add_argument("a", metavar="A", help="scores of the baseline model (.jsonl/.csv)")
+    cp.add_argument("b", metavar="B", help="scores of the other model on the same items (.jsonl/.csv)")
+    cp.add_argument("--score-field", default="calibrated_surprise", metavar="F",
+                    help="score column (default: calibrated_surprise)")
+    cp.add_argument("--id-field", default="id", metavar="F", help="item id field in both files (default: id)")
+    cp.add_argument("--group-field", default=None, metavar="G", help="group label column (e.g. domain)")
+    cp.add_argument("--contrast", nargs=2, metavar=("G1", "G2"), help="the two groups to contrast")
+    cp.add_argument("--alternative", default="greater", help="greater (default: B > A), less or two-sided")
+    _add_statistics_options(cp, n_boot=2000)
+    cp.set_defaults(func=_compare)
+
     demo = sub.add_parser("demo", help="score the bundled example stories with the embedded model")
-    demo.add_argument("--batch-size", type=int, default=8)
+    demo.add_argument("--batch-size", type=_positive_int, default=8)
     demo.set_defaults(func=_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments (default: `sys.argv[1:]`).
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input, 1 for other errors, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except CQMetricError as exc:
+    except InputValidationError as exc:
         print(f"cqmetric: error: {exc}", file=sys.stderr)
         return 2
+    except CQMetricError as exc:
+        print(f"cqmetric: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cqmetric: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`cqmetric report ... | head`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

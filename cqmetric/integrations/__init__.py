@@ -1,0 +1,126 @@
+"""Integrations with other evaluation frameworks.
+
+The Hugging Face `evaluate` metric ships inside this package (as package data) and is loaded by path:
+
+    >>> import evaluate  # doctest: +SKIP
+    >>> metric = evaluate.load(evaluate_module_path())  # doctest: +SKIP
+
+Importing this module never imports `evaluate` (that costs seconds); only `evaluate.load` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cqmetric.errors import InputValidationError
+
+__all__ = ["evaluate_module_path", "evaluate_compute", "EVALUATE_MODULE_NAME"]
+
+EVALUATE_MODULE_NAME = "cqmetric_creativity"
+
+
+def evaluate_module_path() -> str:
+    """The folder of the `evaluate` metric module inside the installed package.
+
+    Pass it to `evaluate.load`; it works offline, since nothing is fetched from the Hub.
+
+    Returns:
+        The absolute path of `integrations/hf_evaluate/cqmetric_creativity`, whose script has the folder's name.
+
+    Examples:
+        >>> path = evaluate_module_path()
+        >>> Path(path, "cqmetric_creativity.py").is_file()
+        True
+    """
+    return str(Path(__file__).resolve().parent / "hf_evaluate" / EVALUATE_MODULE_NAME)
+
+
+def _constraints(references: Sequence[Any] | None, n: int) -> list[str] | None:
+    """References as prompts: None, or all empty/None, means no constraints; a mix is refused."""
+    if references is None:
+        return None
+    refs = list(references)
+    if len(refs) != n:
+        raise InputValidationError(
+            f"cqmetric_creativity: expected one reference per prediction ({n}), got {len(refs)}."
+        )
+    missing = [i for i, r in enumerate(refs) if r is None or (isinstance(r, str) and not r.strip())]
+    if len(missing) == n:
+        return None
+    if missing:
+        raise InputValidationError(
+            f"cqmetric_creativity: expected every reference to be a prompt, or none at all, got an empty "
+            f"reference at index {missing[0]} among {n - len(missing)} non-empty ones."
+        )
+    return refs
+
+
+def evaluate_compute(
+    predictions: Sequence[str],
+    references: Sequence[str | None] | None = None,
+    *,
+    model: Any = None,
+    batch_size: int | None = None,
+    estimator: str = "pointwise",
+    normalization: str = "token",
+    aggregation: str = "token",
+    n_bootstrap: int = 1000,
+    seed: int = 12345,
+    confidence: float = 0.95,
+    dtype: str | None = None,
+    device: str | None = None,
+    start_token: str | None = None,
+    max_length: int | None = None,
+    stride: int | None = None,
+) -> dict[str, Any]:
+    """What the `evaluate` metric returns: `cqmetric.score` as plain floats plus the signature.
+
+    The loaded model is reused across calls (`cqmetric.get_backend` keeps it per process).
+
+    Args:
+        predictions: the texts.
+        references: one prompt per text, or None (or all empty) to score surprise only.
+        model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
+        batch_size: sequences per forward pass (speed only).
+        estimator: "pointwise" or "expected".
+        normalization: "token", "sum", "byte" or "word".
+        aggregation: corpus aggregate: "token" (pooled) or "text" (mean of texts).
+        n_bootstrap: resamples for the corpus confidence interval (0: none).
+        seed: seed of the bootstrap.
+        confidence: level of the interval.
+        dtype: "float32" (default) or "bfloat16".
+        device: "cpu" (default), "cuda", ...
+        start_token: "auto", "prepend" or "none".
+        max_length: window in tokens.
+        stride: new tokens per window after the first.
+
+    Returns:
+        Per-text lists under each score name (`calibrated_surprise`, `surprise`, `residual`; only `surprise`
+        without references) and `n_tokens`; `corpus_<name>` (float) and `corpus_<name>_ci` ([low, high] or
+        None) for each score; and `signature` (str).
+
+    Examples:
+        >>> from cqmetric.backends.precomputed import PrecomputedBackend
+        >>> out = evaluate_compute(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(),
+        ...                        n_bootstrap=0)
+        >>> out["calibrated_surprise"], out["corpus_calibrated_surprise"]
+        ([1.0], 1.0)
+    """
+    from cqmetric.api import score
+
+    texts = list(predictions)
+    result = score(
+        texts, _constraints(references, len(texts)), model=model, batch_size=batch_size, estimator=estimator,
+        normalization=normalization, aggregation=aggregation, n_bootstrap=n_bootstrap, seed=seed,
+        confidence=confidence, dtype=dtype, device=device, start_token=start_token, max_length=max_length,
+        stride=stride,
+    )
+    out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
+    out["n_tokens"] = [int(v) for v in result.n_tokens]
+    for name, corpus in result.corpus.items():
+        out[f"corpus_{name}"] = float(corpus.value)
+        out[f"corpus_{name}_ci"] = None if corpus.ci is None else [float(corpus.ci[0]), float(corpus.ci[1])]
+    out["signature"] = result.signature.format()
+    return out

