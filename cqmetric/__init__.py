@@ -11,7 +11,7 @@ Examples:
     1.0
 """
 
-from cqmetric.api import CorpusScore, ScoreResult, dimensions, fit_norms, get_backend, profiles, score
+from cqmetric.api import CorpusScore, ScoreResult, build_signature, dimensions, fit_norms, get_backend, profiles, score
 from cqmetric.constraints import DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
 from cqmetric.errors import (
     BackendError,
@@ -39,6 +39,7 @@ from cqmetric.version import __version__
 __all__ = [
     "__version__",
     "score",
+    "build_signature",
     "dimensions",
     "profiles",
     "fit_norms",

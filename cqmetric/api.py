@@ -309,19 +309,45 @@ def score(
             num, den = values[name], np.ones(len(evidence))
         corpus[name] = _corpus_score(num, den, "token" if pooled else "text", n_bootstrap, seed, confidence)
 
-    info = backend.info
-    signature = Signature.build(
-        model=f"{info.model}@{info.weights}", dtype=info.dtype, start=info.start_token,
-        window=f"{info.max_length}/{info.stride}" if info.max_length else "none",
-        template=template.fingerprint, estimator=estimator, units="bits", norm=normalization, agg=aggregation,
-        scorers="+".join(spec(s) for s in members.values()) if custom else "default",
-        bootstrap=f"{n_bootstrap}@{confidence:g}" if n_bootstrap else "0", seed=seed if n_bootstrap else None,
-        version=__version__,
-    )
+    signature = build_signature(backend, template=template, estimator=estimator, normalization=normalization,
+                                aggregation=aggregation, scorers=members if custom else None,
+                                n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
     return ScoreResult(
         texts=tuple(texts), scores=values, n_tokens=np.array([ev.n_tokens for ev in evidence]),
         corpus=corpus, signature=signature,
         per_token=tuple(_per_token_detail(ev) for ev in evidence) if details else None,
+    )
+
+
+def build_signature(
+    backend: LogProbBackend,
+    *,
+    template: Template = DEFAULT_TEMPLATE,
+    estimator: str = "pointwise",
+    normalization: str = "token",
+    aggregation: str = "token",
+    scorers: Mapping[str, Scorer] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 12345,
+    confidence: float = 0.95,
+) -> Signature:
+    """The signature `score()` would give for these settings, without scoring anything.
+
+    `scorers=None` means the default three scores; otherwise every scorer and its params are listed.
+
+    Examples:
+        >>> from cqmetric.backends.precomputed import PrecomputedBackend
+        >>> build_signature(PrecomputedBackend.example(), n_bootstrap=0).format(short=True)[:40]
+        'm:example@none|dt:n/a|st:none|win:none|t'
+    """
+    info = backend.info
+    return Signature.build(
+        model=f"{info.model}@{info.weights}", dtype=info.dtype, start=info.start_token,
+        window=f"{info.max_length}/{info.stride}" if info.max_length else "none",
+        template=template.fingerprint, estimator=estimator, units="bits", norm=normalization, agg=aggregation,
+        scorers="default" if scorers is None else "+".join(spec(s) for s in scorers.values()),
+        bootstrap=f"{n_bootstrap}@{confidence:g}" if n_bootstrap else "0", seed=seed if n_bootstrap else None,
+        version=__version__,
     )
 
 

@@ -63,7 +63,7 @@ def _score(args: argparse.Namespace) -> int:
     hashes and the resume key (signature, chunk size, batch size); `--resume` reuses only matching chunks.
     """
     from cqmetric import io
-    from cqmetric.api import get_backend, score
+    from cqmetric.api import build_signature, get_backend, score
     from cqmetric.information import NORMALIZATIONS
     from cqmetric._validation import check_option
     from cqmetric.scorers import ESTIMATORS
@@ -113,7 +113,8 @@ def _score(args: argparse.Namespace) -> int:
         return sidecar, kept
 
     if args.resume and sidecar_path.exists():
-        _, signature = run(range(1))  # the signature of these settings, to match recorded rows against
+        signature = build_signature(backend, estimator=args.estimator, normalization=args.normalization,
+                                    n_bootstrap=0).format()  # the settings' signature, to match rows against
         progress, done = open_progress(signature, reuse=True)
         _note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
     elif sidecar_path.exists():

@@ -211,7 +211,7 @@ def test_resume_reuses_finished_chunks_exactly(tmp_path, run_cli, interrupt_afte
     code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--resume")
     assert code == 0, err
     assert "resuming: 8 of 12 rows" in err
-    assert calls == [1, 4]  # one probe text for the signature, then only the last chunk
+    assert calls == [4]  # only the last chunk: the signature is built without scoring
     assert read_jsonl(out) == read_jsonl(ref)
     assert not (tmp_path / "out.jsonl.progress.jsonl").exists()
 
@@ -228,7 +228,7 @@ def test_resume_with_a_changed_setting_recomputes_everything(tmp_path, run_cli, 
     code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--normalization", "byte", "--resume")
     assert code == 0, err
     assert "resuming: 0 of 12 rows" in err
-    assert calls == [1, 4, 4, 4]
+    assert calls == [4, 4, 4]  # every chunk again; the signature is built without scoring
     got = read_jsonl(out)
     assert got == read_jsonl(ref)
     assert {r["signature"] for r in got} == {got[0]["signature"]} and "norm:byte" in got[0]["signature"]

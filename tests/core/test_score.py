@@ -250,3 +250,27 @@ def test_residual_is_lower_is_better_and_scorers_report_params():
 class _FakeEvidence:
     n_tokens, n_words, n_bytes = 3, 2, 10
     s = np.array([1.0, 2.0, 3.0])
+
+
+def test_build_signature_equals_the_signature_of_a_run(tiny_backend):
+    from cqmetric import build_signature
+
+    res = score(STORIES, PROMPTS, model=tiny_backend, normalization="word", seed=3)
+    assert build_signature(tiny_backend, normalization="word", seed=3) == res.signature
+    custom = score(STORIES, PROMPTS, model=tiny_backend, scorers={"len": Length()}, n_bootstrap=0)
+    members = {"calibrated_surprise": CalibratedSurprise(), "surprise": Surprise(), "residual": Residual(),
+               "len": Length()}
+    assert build_signature(tiny_backend, scorers=members, n_bootstrap=0) == custom.signature
+
+
+def test_caching_backend_reuses_results_across_calls(tiny_backend, counting):
+    from cqmetric.backends.cache import CachingBackend
+
+    spy = counting(tiny_backend)
+    cached = CachingBackend(spy)
+    first = score(STORIES, PROMPTS, model=cached, n_bootstrap=0)
+    swapped = score(STORIES, PROMPTS[1:] + PROMPTS[:1], model=cached, n_bootstrap=0)
+    # The second call only needed the four new constrained contexts: the unconstrained passes were reused.
+    assert [len(c) for c in spy.calls] == [8, 4]
+    plain = score(STORIES, PROMPTS[1:] + PROMPTS[:1], model=tiny_backend, n_bootstrap=0)
+    assert swapped.to_records() == plain.to_records() and first.signature == plain.signature
