@@ -1,0 +1,259 @@
+"""Speed and memory of scoring texts with and without their constraints, side by side with peers.
+
+Every contender does the same work on the same texts with the same model (the embedded SmolLM2-135M, fp32):
+score each text after its unconstrained context and after its constrained context (cqmetric's default
+template). Each contender runs in its own subprocess (clean peak RSS), loads the model, warms up, then is timed.
+
+    cqmetric       cqmetric.score() (batch 8)
+    lm_eval        lm-evaluation-harness HFLM.loglikelihood on the equivalent (context, continuation) requests
+    minicons       minicons IncrementalLMScorer.conditional_score, batches of 8
+    hf_loop_bs1    a plain transformers loop, one sequence at a time, full fp32 log-softmax
+    bare_forward   the forward pass alone over cqmetric's own token batches (no log-softmax, no bookkeeping)
+
+Run:  .venv/bin/python benchmarks/speed/run.py            (about 15 min on 2 cores)
+      .venv/bin/python benchmarks/speed/run.py --quick    (a smoke run)
+Writes benchmarks/results/speed.json and speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _meta import provenance  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+BATCH = 8
+
+
+def workload(n_texts: int, length: int | None = None) -> tuple[list[str], list[str]]:
+    """HANNA stories (story-id order, all systems) with their prompts; or synthetic texts of `length` tokens."""
+    from cqmetric.backends.embedded import embedded_model_dir
+    from cqmetric.hanna import load_hanna
+
+    h = load_hanna()
+    stories, prompts = list(h.stories["story"]), list(h.stories["prompt"])
+    order = np.random.default_rng(0).permutation(len(stories))  # mix systems and lengths, reproducibly
+    if length is None:
+        return [stories[i] for i in order[:n_texts]], [prompts[i] for i in order[:n_texts]]
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(embedded_model_dir()[0])
+    stream = " ".join(stories[i] for i in order)
+    offsets = tok(stream, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    texts, start_tok = [], 0
+    for _ in range(n_texts):  # consecutive slices of exactly `length` tokens of running text
+        a, b = offsets[start_tok][0], offsets[start_tok + length - 1][1]
+        texts.append(stream[a:b].strip())
+        start_tok += length
+    return texts, [prompts[i] for i in order[:n_texts]]
+
+
+def contexts(prompts: list[str]) -> tuple[str, list[str]]:
+    from cqmetric.constraints import DEFAULT_TEMPLATE, ConstraintSet
+
+    return (DEFAULT_TEMPLATE.render(ConstraintSet()),
+            [DEFAULT_TEMPLATE.render(ConstraintSet.from_prompt(p)) for p in prompts])
+
+
+def run_contender(name: str, n_texts: int, length: int | None, dtype: str) -> dict:
+    """Time one contender; returns tokens scored, seconds and per-text calibrated surprise where available."""
+    import torch
+
+    from cqmetric.backends.embedded import load_embedded
+
+    texts, prompts = workload(n_texts, length)
+    backend = load_embedded(dtype=dtype, batch_size=BATCH)
+    model, tok = backend.model, backend.tokenizer
+    empty, constrained = contexts(prompts)
+    n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
+    pairs = [(empty, t) for t in texts] + [(c, t) for c, t in zip(constrained, texts)]
+    out: dict = {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "tokens": n_tokens}
+
+    if name == "cqmetric":
+        from cqmetric import score
+
+        def work():
+            return score(texts, prompts, model=backend, n_bootstrap=0)
+    elif name == "bare_forward":
+        from cqmetric.types import Request
+
+        requests = [Request(c, tuple(backend.tokenize(t).token_ids.tolist())) for c, t in pairs]
+        rows = sorted((r[0] for r in backend._rows(requests)), key=len, reverse=True)
+        batches = []
+        for i in range(0, len(rows), BATCH):
+            chunk = rows[i : i + BATCH]
+            ids = torch.zeros((len(chunk), len(chunk[0])), dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for b, seq in enumerate(chunk):
+                ids[b, : len(seq)] = torch.tensor(seq)
+                mask[b, : len(seq)] = 1
+            batches.append((ids, mask))
+
+        def work():
+            with torch.inference_mode():
+                for ids, mask in batches:
+                    model(input_ids=ids, attention_mask=mask)
+    elif name == "hf_loop_bs1":
+        encoded = [([0] + tok(c, add_special_tokens=False)["input_ids"], tok(t, add_special_tokens=False)["input_ids"])
+                   for c, t in pairs]
+
+        def work():
+            sums = []
+            with torch.inference_mode():
+                for ctx, cont in encoded:
+                    ids = torch.tensor([ctx + cont])
+                    lsm = torch.log_softmax(model(ids).logits[0, len(ctx) - 1 : -1].float(), dim=-1)
+                    sums.append(float(lsm.gather(1, torch.tensor(cont)[:, None]).sum()))
+            return sums
+    elif name == "lm_eval":
+        from lm_eval.api.instance import Instance
+        from lm_eval.models.huggingface import HFLM
+
+        lm = HFLM(pretrained=model, tokenizer=tok, batch_size=BATCH, device="cpu", max_length=8192)
+        instances = [Instance("loglikelihood", {}, (c, t), i) for i, (c, t) in enumerate(pairs)]
+
+        def work():
+            return lm.loglikelihood(instances, disable_tqdm=True)
+    elif name == "minicons":
+        from minicons.scorer import IncrementalLMScorer
+
+        scorer = IncrementalLMScorer(model, device="cpu", tokenizer=tok)
+
+        def work():
+            res = []
+            for i in range(0, len(pairs), BATCH):
+                chunk = pairs[i : i + BATCH]
+                res += scorer.conditional_score([c for c, _ in chunk], [t for _, t in chunk], separator="")
+            return res
+    else:
+        raise SystemExit(f"unknown contender {name!r}")
+
+    warm_texts = 2
+    if name == "cqmetric":  # warm-up on other texts, so nothing is cached
+        from cqmetric import score
+
+        score(["A warm-up text. It is short."] * warm_texts, ["Warm up."] * warm_texts, model=backend, n_bootstrap=0)
+    else:
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([[0, 1, 2, 3]]))
+    start = time.perf_counter()
+    result = work()
+    out["seconds"] = time.perf_counter() - start
+    out["tokens_per_s"] = n_tokens / out["seconds"]
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if name == "cqmetric":
+        out["signature"] = result.signature.format()
+        out["calibrated_surprise"] = result["calibrated_surprise"].tolist()
+    return out
+
+
+def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str = "float32") -> dict:
+    cmd = [sys.executable, __file__, "--contender", name, "--n-texts", str(n_texts), "--dtype", dtype]
+    if length:
+        cmd += ["--length", str(length)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
+        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "error": " / ".join(tail)}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"  {name:13s} n={n_texts:4d} len={length or 'hanna'} {dtype}: {res['tokens_per_s']:8.1f} tok/s, "
+          f"{res['seconds']:7.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    return res
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contender")
+    parser.add_argument("--n-texts", type=int, default=32)
+    parser.add_argument("--length", type=int)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.contender:
+        print(json.dumps(run_contender(args.contender, args.n_texts, args.length, args.dtype)))
+        return 0
+
+    base = 4 if args.quick else 32
+    print(f"peers on {base} HANNA stories x 2 contexts", file=sys.stderr)
+    peers = {name: in_subprocess(name, base) for name in
+             ("cqmetric", "bare_forward", "lm_eval", "minicons", "hf_loop_bs1")}
+    print("corpus growth (cqmetric, texts of 256 tokens)", file=sys.stderr)
+    growth = [in_subprocess("cqmetric", base * k, 256) for k in (1, 4, 16)]
+    print("text length (cqmetric and bare forward, same total tokens)", file=sys.stderr)
+    lengths = []
+    for length, n in ((128, 4 * base), (512, base), (2048, max(1, base // 4))):
+        lengths += [in_subprocess("cqmetric", n, length), in_subprocess("bare_forward", n, length)]
+    print("bf16 against fp32 (cqmetric)", file=sys.stderr)
+    bf16 = in_subprocess("cqmetric", base, dtype="bfloat16")
+
+    ok = lambda r: "tokens_per_s" in r  # noqa: E731
+    cq = peers["cqmetric"]
+    ratios = {f"cqmetric/{k}": cq["tokens_per_s"] / v["tokens_per_s"] for k, v in peers.items()
+              if k != "cqmetric" and ok(v) and ok(cq)}
+    fp32_cs, bf16_cs = np.array(cq.get("calibrated_surprise", [])), np.array(bf16.get("calibrated_surprise", []))
+    bf16_summary = {}
+    if ok(bf16) and ok(cq):
+        err = np.abs(bf16_cs - fp32_cs)
+        bf16_summary = {"speedup": bf16["tokens_per_s"] / cq["tokens_per_s"],
+                        "cs_abs_error_mean_bits": float(err.mean()), "cs_abs_error_max_bits": float(err.max())}
+    targets = {
+        "cqmetric >= 3x lm_eval": ratios.get("cqmetric/lm_eval", 0) >= 3,
+        "cqmetric <= 1.15x bare forward time": ratios.get("cqmetric/bare_forward", 0) >= 1 / 1.15,
+        "memory flat in corpus size (16x within 10% of 1x)":
+            all(ok(g) for g in growth) and growth[-1]["peak_rss_mb"] <= 1.1 * growth[0]["peak_rss_mb"],
+        "bf16 >= 2.5x fp32 with |error| < 0.02 bits/token": bool(bf16_summary) and
+            bf16_summary["speedup"] >= 2.5 and bf16_summary["cs_abs_error_max_bits"] < 0.02,
+    }
+    for r in [*peers.values(), *growth, *lengths, bf16]:
+        r.pop("calibrated_surprise", None)
+    report = {**provenance(), "signature": cq.get("signature"), "workload":
+              f"{base} HANNA stories (seeded mix), each scored after the empty and the prompted context",
+              "peers": peers, "ratios_tokens_per_s": ratios, "corpus_growth": growth, "text_length": lengths,
+              "bf16": {**bf16, **bf16_summary}, "targets_met": targets}
+    if args.quick:
+        print(json.dumps(report, indent=2))
+        return 0
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "speed.md").write_text(summary(report))
+    print(summary(report))
+    return 0
+
+
+def summary(r: dict) -> str:
+    lines = [f"# Speed (cqmetric {r['cqmetric_version']}, commit {r['git_commit'][:10]}, {r['date']})", "",
+             f"Machine: {r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}.",
+             f"Workload: {r['workload']}.", "", "| contender | tokens/s | seconds | peak RSS MB | cqmetric / it |",
+             "|---|---:|---:|---:|---:|"]
+    for k, v in r["peers"].items():
+        if "error" in v:
+            lines.append(f"| {k} | failed: {v['error']} | | | |")
+            continue
+        ratio = r["ratios_tokens_per_s"].get(f"cqmetric/{k}")
+        lines.append(f"| {k} | {v['tokens_per_s']:.0f} | {v['seconds']:.1f} | {v['peak_rss_mb']:.0f} | "
+                     f"{'' if ratio is None else f'{ratio:.2f}x'} |")
+    lines += ["", "Corpus growth (cqmetric): " + "; ".join(
+        f"{g['n_texts']} texts: {g.get('tokens_per_s', float('nan')):.0f} tok/s, {g.get('peak_rss_mb', float('nan')):.0f} MB"
+        for g in r["corpus_growth"]), "", "Text length: " + "; ".join(
+        f"{g['contender']} {g['length']} tok: {g.get('tokens_per_s', float('nan')):.0f} tok/s, "
+        f"{g.get('peak_rss_mb', float('nan')):.0f} MB" for g in r["text_length"])]
+    b = r["bf16"]
+    if "speedup" in b:
+        lines += ["", f"bf16: {b['speedup']:.2f}x fp32 throughput; calibrated-surprise error "
+                      f"mean {b['cs_abs_error_mean_bits']:.4f}, max {b['cs_abs_error_max_bits']:.4f} bits/token."]
+    lines += ["", "Targets:"] + [f"- {k}: {'met' if v else 'NOT met'}" for k, v in r["targets_met"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
