@@ -26,5 +26,14 @@ test: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+bench-speed: $(STAMP)
+	sed 's/\[python\]//' requirements/pins.txt > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt -c $(VENV)/constraints.txt
+	$(BIN)/python benchmarks/speed/run.py
+
+bench-validity: $(STAMP)
+	$(BIN)/python benchmarks/validity/score_hanna.py
+	$(BIN)/python benchmarks/validity/analyze.py
+
 clean:
 	rm -rf $(VENV) site .pytest_cache

@@ -44,6 +44,12 @@ def build_tiny_model(path: Path, *, n_positions: int = 256, add_bos: bool = Fals
 
 
 @pytest.fixture(scope="session")
+def tiny_model_factory():
+    """`build_tiny_model` itself, for tests that need a variant (another tokenizer, another window)."""
+    return build_tiny_model
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-gpt2"))
 

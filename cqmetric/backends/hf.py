@@ -99,6 +99,9 @@ class HFBackend:
 
         if isinstance(model, (str, os.PathLike)):
             path = Path(model)
+            hf_logging = transformers.utils.logging
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # loading bars are noise in a scoring run
             try:
                 loaded = transformers.AutoModelForCausalLM.from_pretrained(
                     str(model), dtype=torch_dtype, device_map=device_map, local_files_only=True
@@ -110,6 +113,9 @@ class HFBackend:
                     f"HFBackend: could not load a causal LM from {str(model)!r} offline ({exc}). "
                     "Pass a local directory, or a model and tokenizer already loaded."
                 ) from None
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
             name = name or (path.name if path.exists() else str(model))
             if weights is None:
                 weights = _weights_fingerprint(path) if path.is_dir() else str(

