@@ -291,14 +291,16 @@ class Protocol:
     # ---- structure ----
     @property
     def gmembers(self) -> list[np.ndarray]:
-        assert self.gcodes is not None  # internal invariant
+        if self.gcodes is None:  # internal invariant
+            raise RuntimeError("internal error: resampling state missing")
         order = np.argsort(self.gcodes, kind="stable")
         bounds = np.cumsum(np.bincount(self.gcodes, minlength=len(self.glabels or ())))
         return np.split(order, bounds[:-1])
 
     @property
     def smembers(self) -> list[np.ndarray]:
-        assert self.scodes is not None  # internal invariant
+        if self.scodes is None:  # internal invariant
+            raise RuntimeError("internal error: resampling state missing")
         order = np.argsort(self.scodes, kind="stable")
         bounds = np.cumsum(np.bincount(self.scodes, minlength=len(self.slabels or ())))
         return np.split(order, bounds[:-1])
@@ -335,7 +337,8 @@ class Protocol:
 
     # ---- system means ----
     def system_means(self, v: np.ndarray) -> np.ndarray:
-        assert self.scodes is not None
+        if self.scodes is None:  # internal invariant
+            raise RuntimeError("internal error: resampling state missing")
         s = len(self.slabels or ())
         cnt = np.bincount(self.scodes, minlength=s).astype(float)
         if v.ndim == 1:
@@ -387,7 +390,8 @@ class Protocol:
         if kind == "sys_systems":
             return self.system_means(v)[plan]
         counts = plan if kind == "sys_groups" else plan[0]
-        assert self.gcodes is not None and self.scodes is not None
+        if self.gcodes is None or self.scodes is None:  # internal invariant
+            raise RuntimeError("internal error: resampling state missing")
         onehot = np.zeros((self.n, s))
         onehot[np.arange(self.n), self.scodes] = 1.0
         w = counts[:, self.gcodes]

@@ -274,7 +274,8 @@ def williams_test(
         p = _p_from_t(t, n_units - 3, alternative)
         details.update({"r_ab": rab, "t": t, "df": n_units - 3})
     elif test == "bootstrap":
-        assert reps is not None
+        if reps is None:  # internal invariant
+            raise RuntimeError("internal error: resampling state missing")
         p = _perm_p(delta, reps - delta, alternative)
     else:
         za, zb = _standardise(a, proto), _standardise(b, proto)
