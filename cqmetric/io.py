@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -321,33 +322,19 @@ def write_table(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]],
     Raises:
         InputValidationError: the destination folder is not writable.
     """
-    path = Path(path)
-    fmt = file_format(path, where=where)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="" if fmt == "csv" else None) as fh:
-            if fmt == "csv":
-                names = list(fieldnames) if fieldnames is not None else list(
-                    dict.fromkeys(k for row in rows for k in row))
-                writer = csv.DictWriter(fh, fieldnames=names, lineterminator="\n")
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow({k: _cell(_json_safe(v)) for k, v in row.items()})
-            else:
-                for row in rows:
-                    clean = {k: _json_safe(v) for k, v in row.items()}
-                    fh.write(json.dumps(clean, ensure_ascii=False, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
+    fmt = file_format(Path(path), where=where)
+    buffer = io.StringIO()
+    if fmt == "csv":
+        names = list(fieldnames) if fieldnames is not None else list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(_json_safe(v)) for k, v in row.items()})
+    else:
+        for row in rows:
+            clean = {k: _json_safe(v) for k, v in row.items()}
+            buffer.write(json.dumps(clean, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text(path, buffer.getvalue(), where=where)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetric") -> None:
@@ -363,7 +350,7 @@ def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetri
     except OSError as exc:
         raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # written verbatim
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -371,6 +358,7 @@ def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetri
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(folder)
 
 
 def _fsync_dir(folder: Path) -> None:
