@@ -4,16 +4,21 @@ Batches are sorted by length and padded per batch on the right with an attention
 log-probabilities do not depend on its neighbours. Only the positions that predict text tokens go through the
 output layer, and the log-softmax runs in fp32 on those rows alone. Texts longer than the window are scored
 completely with a sliding window (see `plan_windows`); nothing is truncated.
+
+When several texts share one context (many stories for one brief, or every text's unconstrained frame), the
+context goes through the model once and its key/value cache is reused for each of them (`share_prefix`). The
+two paths agree to fp32 rounding (tested to 1e-5 nats), like batches of different sizes.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -52,6 +57,20 @@ def _parameters_fingerprint(model: Any) -> str:
     return digest.hexdigest()[:12]
 
 
+class Row(NamedTuple):
+    """One forward pass worth of work: `tokens` fed after the context, `tokens[first:]` scored.
+
+    The scores land in request `request` from target position `offset` on.
+    """
+
+    context: str
+    prefix: list[int]
+    tokens: list[int]
+    first: int
+    request: int
+    offset: int
+
+
 class HFBackend:
     """Per-token log-probabilities from a transformers causal LM.
 
@@ -67,6 +86,8 @@ class HFBackend:
         max_length: the window in tokens (context + text); default: the model's maximum positions.
         stride: new tokens scored per window after the first; default: half the window.
         batch_size: sequences per forward pass.
+        share_prefix: run a context shared by several texts once and reuse its key/value cache (speed only;
+            turned off automatically for a model whose cached path does not reproduce the plain one).
         name: the model's name in the signature (default: the path's last part or the config's name).
         weights: a hash or revision for the signature (default: computed from the weight files or tensors).
         progress: show a progress bar over batches.
@@ -85,6 +106,7 @@ class HFBackend:
         max_length: int | None = None,
         stride: int | None = None,
         batch_size: int = 8,
+        share_prefix: bool = True,
         name: str | None = None,
         weights: str | None = None,
         progress: bool = False,
@@ -154,6 +176,7 @@ class HFBackend:
         )
         self._context_cache: dict[str, list[int]] = {}
         self._use_head_path = self._check_head_path()
+        self.share_prefix = bool(share_prefix) and self._check_prefix_path()
 
     # -- settings ---------------------------------------------------------------------------------------
     @property
@@ -222,31 +245,60 @@ class HFBackend:
             logger.info("HFBackend: output layer path differs from the full forward; using the full forward.")
         return same
 
-    def _rows(self, requests: Sequence[Request]) -> list[tuple[list[int], int, int, int]]:
-        """(input ids, first scored position, request index, offset in the target) for every window."""
+    def _check_prefix_path(self) -> bool:
+        """Use a cached shared context only if it reproduces the plain forward pass on a probe."""
+        probe = Row("", [self._start_id or 0, 1, 2], [3, 4, 5, 6], 0, 0, 0)
+        plain, cached = [np.empty(4)], [np.empty(4)]
+        try:
+            self._score_plain([probe], plain, None)
+            self._score_shared([probe], cached, None)
+        except Exception as exc:  # an architecture without a usable key/value cache
+            logger.info("HFBackend: shared contexts are recomputed per text (%s: %s).", type(exc).__name__, exc)
+            return False
+        same = bool(np.allclose(plain[0], cached[0], atol=1e-4))
+        if not same:
+            logger.info("HFBackend: the cached-context path differs from the plain one; recomputing per text.")
+        return same
+
+    def _rows(self, requests: Sequence[Request]) -> list[Row]:
+        """Every window of every request, as context + the text tokens it feeds."""
         rows = []
         for r_index, req in enumerate(requests):
             ctx = self.context_ids(req.context)
             target = list(req.target_ids)
             stride = min(self.stride, max(1, self.max_length - len(ctx)))
             for w in plan_windows(len(ctx), len(target), max_length=self.max_length, stride=stride):
-                ids = ctx + target[w.start : w.end]
-                rows.append((ids, len(ctx) + (w.score_from - w.start), r_index, w.score_from))
+                rows.append(Row(req.context, ctx, target[w.start : w.end], w.score_from - w.start, r_index,
+                                w.score_from))
         return rows
 
+    def _batches(self, rows: list[Row]) -> list[tuple[bool, list[Row]]]:
+        """(shared?, rows) per forward pass: a context used by two rows or more is run once and cached."""
+        by_context: dict[str, list[Row]] = {}
+        for row in rows:
+            by_context.setdefault(row.context, []).append(row)
+        shared_groups = [g for g in by_context.values() if self.share_prefix and len(g) > 1]
+        plain = [row for g in by_context.values() if not (self.share_prefix and len(g) > 1) for row in g]
+        batches: list[tuple[bool, list[Row]]] = []
+        for shared, group in [(True, g) for g in shared_groups] + [(False, plain)]:
+            group = sorted(group, key=lambda r: -(len(r.prefix) + len(r.tokens)))
+            batches += [(shared, group[i : i + self.batch_size]) for i in range(0, len(group), self.batch_size)]
+        return batches
+
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
-        torch = self._torch
-        rows = self._rows(requests)
         logprobs = [np.empty(len(r.target_ids)) for r in requests]
         entropies = [np.empty(len(r.target_ids)) for r in requests] if entropy else None
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = self._batches(self._rows(requests))
         if self.progress:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="scoring", unit="batch", leave=False)
-        for batch in batches:
-            self._score_batch([rows[i] for i in batch], logprobs, entropies)
+        memo: dict[str, Any] = {}  # the current shared context's states and cache (its batches come together)
+        for shared, batch in batches:
+            if shared:
+                self._score_shared(batch, logprobs, entropies, memo)
+            else:
+                self._score_plain(batch, logprobs, entropies)
         return [
             TokenLogProbs(
                 token_ids=np.asarray(r.target_ids, dtype=np.int64), logprobs=lp,
@@ -255,46 +307,89 @@ class HFBackend:
             for k, (r, lp) in enumerate(zip(requests, logprobs))
         ]
 
-    def _score_batch(self, rows, logprobs, entropies) -> None:
+    def _forward(self, ids, mask, **cache_args):
+        """Hidden states (head path) or logits for every position, and the key/value cache when asked."""
+        if self._use_head_path:
+            base = getattr(self.model, self.model.base_model_prefix)
+            out = base(input_ids=ids, attention_mask=mask, **cache_args)
+            return out.last_hidden_state, out.cache
+        out = self.model(input_ids=ids, attention_mask=mask, **cache_args)
+        return out.logits, out.cache
+
+    def _score_plain(self, rows: list[Row], logprobs, entropies) -> None:
+        """Context and text in one padded batch; the hidden state at p predicts token p + 1."""
         torch = self._torch
-        width = max(len(r[0]) for r in rows)
+        width = max(len(r.prefix) + len(r.tokens) for r in rows)
         ids = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        row_idx, pos_idx, targets = [], [], []
-        for b, (seq, first, _, _) in enumerate(rows):
+        row_idx, pos_idx = [], []
+        for b, row in enumerate(rows):
+            seq = row.prefix + row.tokens
             ids[b, : len(seq)] = torch.tensor(seq)
             mask[b, : len(seq)] = 1
-            positions = range(first - 1, len(seq) - 1)  # hidden state at p predicts token p + 1
+            positions = range(len(row.prefix) + row.first - 1, len(seq) - 1)
             row_idx += [b] * len(positions)
             pos_idx += list(positions)
-            targets += seq[first:]
-        device = self.device
-        ids, mask = ids.to(device), mask.to(device)
-        rows_t = torch.tensor(row_idx, device=device)
-        pos_t = torch.tensor(pos_idx, device=device)
-        tgt_t = torch.tensor(targets, device=device)
         with torch.inference_mode():
-            if self._use_head_path:
-                base = getattr(self.model, self.model.base_model_prefix)
-                hidden = base(input_ids=ids, attention_mask=mask).last_hidden_state[rows_t, pos_t]
-                head = self.model.get_output_embeddings()
-                project = lambda h: head(h)  # noqa: E731
+            states, _ = self._forward(ids.to(self.device), mask.to(self.device))
+            self._store(states[self._index(row_idx), self._index(pos_idx)], rows, logprobs, entropies)
+
+    def _score_shared(self, rows: list[Row], logprobs, entropies, memo: dict[str, Any] | None = None) -> None:
+        """One context, run once; its cache is repeated across the batch and the texts continue from it."""
+        torch = self._torch
+        device = self.device
+        prefix = rows[0].prefix
+        width = max(len(r.tokens) for r in rows) - 1  # the last text token predicts nothing
+        memo = {} if memo is None else memo
+        with torch.inference_mode():
+            if memo.get("context") != rows[0].context:
+                ctx = torch.tensor([prefix], device=device)
+                memo.clear()
+                memo["context"] = rows[0].context
+                memo["states"], memo["cache"] = self._forward(ctx, torch.ones_like(ctx), use_cache=True)
+            ctx_states, cache = memo["states"], memo["cache"]
+            last = ctx_states[:, -1:].expand(len(rows), 1, -1)  # predicts every text's first token
+            if width > 0:
+                ids = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), len(prefix) + width), dtype=torch.long)
+                mask[:, : len(prefix)] = 1
+                for b, row in enumerate(rows):
+                    ids[b, : len(row.tokens) - 1] = torch.tensor(row.tokens[:-1])
+                    mask[b, len(prefix) : len(prefix) + len(row.tokens) - 1] = 1
+                cache = copy.deepcopy(cache)
+                cache.batch_repeat_interleave(len(rows))
+                positions = torch.arange(len(prefix), len(prefix) + width, device=device).expand(len(rows), -1)
+                states, _ = self._forward(ids.to(device), mask.to(device), cache=cache,
+                                          position_ids=positions, use_cache=True)
+                states = torch.cat([last, states], dim=1)  # index j now predicts text token j
             else:
-                hidden = self.model(input_ids=ids, attention_mask=mask).logits[rows_t, pos_t]
-                project = lambda h: h  # noqa: E731
-            lp_parts, ent_parts = [], []
-            for start in range(0, hidden.shape[0], _HEAD_CHUNK):
-                logits = project(hidden[start : start + _HEAD_CHUNK]).float()
-                lsm = torch.log_softmax(logits, dim=-1)
-                lp_parts.append(lsm.gather(1, tgt_t[start : start + _HEAD_CHUNK, None])[:, 0])
-                if entropies is not None:
-                    ent_parts.append(-(lsm.exp() * lsm).sum(dim=-1))
-            flat_lp = torch.cat(lp_parts).double().cpu().numpy()
-            flat_ent = torch.cat(ent_parts).double().cpu().numpy() if entropies is not None else None
-        cursor = 0
-        for seq, first, r_index, offset in rows:
-            n = len(seq) - first
-            logprobs[r_index][offset : offset + n] = flat_lp[cursor : cursor + n]
+                states = last
+            row_idx, pos_idx = [], []
+            for b, row in enumerate(rows):
+                row_idx += [b] * (len(row.tokens) - row.first)
+                pos_idx += list(range(row.first, len(row.tokens)))
+            self._store(states[self._index(row_idx), self._index(pos_idx)], rows, logprobs, entropies)
+
+    def _index(self, values: list[int]):
+        return self._torch.tensor(values, dtype=self._torch.long, device=self.device)
+
+    def _store(self, states, rows: list[Row], logprobs, entropies) -> None:
+        """Log-softmax (fp32, in chunks) of the selected rows; scores go to their requests in row order."""
+        torch = self._torch
+        project = self.model.get_output_embeddings() if self._use_head_path else (lambda h: h)
+        targets = self._index([t for row in rows for t in row.tokens[row.first :]])
+        lp_parts, ent_parts = [], []
+        for start in range(0, states.shape[0], _HEAD_CHUNK):
+            lsm = torch.log_softmax(project(states[start : start + _HEAD_CHUNK]).float(), dim=-1)
+            lp_parts.append(lsm.gather(1, targets[start : start + _HEAD_CHUNK, None])[:, 0])
             if entropies is not None:
-                entropies[r_index][offset : offset + n] = flat_ent[cursor : cursor + n]
+                ent_parts.append(-(lsm.exp() * lsm).sum(dim=-1))
+        flat_lp = torch.cat(lp_parts).double().cpu().numpy() if lp_parts else np.empty(0)
+        flat_ent = torch.cat(ent_parts).double().cpu().numpy() if ent_parts else np.empty(0)
+        cursor = 0
+        for row in rows:
+            n = len(row.tokens) - row.first
+            logprobs[row.request][row.offset : row.offset + n] = flat_lp[cursor : cursor + n]
+            if entropies is not None:
+                entropies[row.request][row.offset : row.offset + n] = flat_ent[cursor : cursor + n]
             cursor += n

@@ -139,3 +139,63 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(BackendError, match="could not load a causal LM from .* offline"):
         HFBackend(tmp_path / "nowhere")
+
+
+def _fed_shapes(backend):
+    """Record the shape of every batch of ids the model's embedding layer sees (a forward pre-hook)."""
+    seen = []
+    backend.model.get_input_embeddings().register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    return seen
+
+
+def test_shared_context_runs_once_and_matches_the_plain_path(tiny_model_dir):
+    shared, plain = HFBackend(tiny_model_dir, batch_size=3), HFBackend(tiny_model_dir, batch_size=3, share_prefix=False)
+    assert shared.share_prefix and not plain.share_prefix
+    brief = "Prompt: A long brief that several texts share, with an audience and a fact or two.\nText:\n"
+    reqs = [Request(brief, tuple(shared.tokenize(t).token_ids.tolist())) for t in TEXTS]
+    fed_shared, fed_plain = _fed_shapes(shared), _fed_shapes(plain)
+    a, b = shared.score(reqs, entropy=True), plain.score(reqs, entropy=True)
+    fed_shared, fed_plain = list(fed_shared), list(fed_plain)  # before the reference passes below add to them
+    for x, y, req in zip(a, b, reqs):
+        np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(x.entropy, y.entropy, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(x.logprobs, reference_logprobs(plain, req.context, req.target_ids), atol=1e-5)
+    n_ctx, n_texts = len(shared.context_ids(brief)), len(TEXTS)
+    assert fed_shared.count((1, n_ctx)) == 1  # the brief goes through the model once
+    # Both paths batch the texts alike (longest first). Plain: each text is fed after its own copy of the brief.
+    # Shared: the brief once, then each text without its last token (it predicts nothing). So the plain path
+    # feeds exactly (n_texts - 1) * n_ctx + n_texts more positions.
+    fed = lambda shapes: sum(b * n for b, n in shapes)  # noqa: E731
+    assert fed(fed_plain) - fed(fed_shared) == (n_texts - 1) * n_ctx + n_texts
+
+
+def test_a_context_used_once_goes_the_plain_way(tiny_model_dir):
+    backend = HFBackend(tiny_model_dir)
+    fed = _fed_shapes(backend)
+    ids = tuple(backend.tokenize(TEXTS[1]).token_ids.tolist())
+    res = backend.score([Request(CONTEXTS[1], ids)])[0]
+    assert fed == [(1, len(backend.context_ids(CONTEXTS[1])) + len(ids))]
+    np.testing.assert_allclose(res.logprobs, reference_logprobs(backend, CONTEXTS[1], ids), atol=1e-5)
+
+
+def test_shared_context_with_sliding_windows_and_one_token_texts(tiny_model_dir):
+    shared = HFBackend(tiny_model_dir, max_length=24, stride=5)
+    plain = HFBackend(tiny_model_dir, max_length=24, stride=5, share_prefix=False)
+    long_ids = tuple(plain.tokenize(" ".join(TEXTS)).token_ids.tolist())
+    one = tuple(plain.tokenize("A").token_ids.tolist())
+    assert len(one) == 1
+    reqs = [Request(CONTEXTS[0], long_ids), Request(CONTEXTS[0], one), Request(CONTEXTS[0], long_ids[:7])]
+    for x, y in zip(shared.score(reqs), plain.score(reqs)):
+        np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5, rtol=0)
+
+
+def test_a_model_whose_cached_path_fails_falls_back(tiny_model_dir, monkeypatch):
+    def broken(self, rows, logprobs, entropies):
+        raise TypeError("no cache here")
+
+    monkeypatch.setattr(HFBackend, "_score_shared", broken)
+    backend = HFBackend(tiny_model_dir)
+    assert backend.share_prefix is False
+    reqs = [Request(CONTEXTS[1], tuple(backend.tokenize(t).token_ids.tolist())) for t in TEXTS[:3]]
+    np.testing.assert_allclose(backend.score(reqs)[2].logprobs,
+                               reference_logprobs(backend, CONTEXTS[1], reqs[2].target_ids), atol=1e-5)

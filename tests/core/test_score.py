@@ -51,9 +51,9 @@ def test_token_ids_are_identical_in_every_context(tiny_backend, counting):
     assert all(len(c) == 8 for c in contexts_per_text.values())  # 2^3 subsets, one shared tokenization each
     # What the model is fed ends with exactly those ids after every context.
     for req in full_requests:
-        [(fed, first_scored, _, _)] = tiny_backend._rows([req])
-        assert fed[first_scored:] == list(req.target_ids)
-        assert fed[:first_scored] == tiny_backend.context_ids(req.context)
+        [row] = tiny_backend._rows([req])
+        assert (row.tokens, row.first) == (list(req.target_ids), 0)
+        assert row.prefix == tiny_backend.context_ids(req.context)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
