@@ -101,12 +101,15 @@ def main() -> int:
     print(f"cqmetric {cqmetric.__version__}; {len(done)} rows already done; writing {OUT}", file=sys.stderr)
 
     jobs = []  # (variant, story ids, texts, prompts, extra fields)
-    todo = [int(i) for i in ids if (int(i), "original") not in done]
-    for k in range(0, len(todo), CHUNK):
-        chunk = todo[k : k + CHUNK]
-        texts = [stories.loc[i, "story"] for i in chunk]
-        jobs.append(("original", chunk, texts, [stories.loc[i, "prompt"] for i in chunk], SCORERS, {}))
-        swap = [i for i in chunk if (i, "prompt_swap") not in done]
+    # Each variant's missing rows are found on their own, so a run killed between an original chunk and its
+    # swap chunk still completes both.
+    todo = {variant: [int(i) for i in ids if (int(i), variant) not in done] for variant in ("original", "prompt_swap")}
+    for k in range(0, max(map(len, todo.values())), CHUNK):
+        chunk = todo["original"][k : k + CHUNK]
+        if chunk:
+            texts = [stories.loc[i, "story"] for i in chunk]
+            jobs.append(("original", chunk, texts, [stories.loc[i, "prompt"] for i in chunk], SCORERS, {}))
+        swap = todo["prompt_swap"][k : k + CHUNK]
         if swap:
             jobs.append(("prompt_swap", swap, [stories.loc[i, "story"] for i in swap],
                          [prompts_by_index[perm[stories.loc[i, "prompt_index"]]] for i in swap], SWAP_SCORERS,
