@@ -18,18 +18,31 @@ RESULTS, ASSETS = ROOT / "benchmarks" / "results", ROOT / "docs" / "assets"
 CRITERIA = ("Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity")
 
 
-def speed() -> None:
-    r = json.loads((RESULTS / "speed.json").read_text())
-    peers = {k: v for k, v in r["peers"].items() if "tokens_per_s" in v}
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    names = list(peers)
-    ax.barh(names, [peers[n]["tokens_per_s"] for n in names],
+def _bars(ax, runs: dict, title: str) -> None:
+    runs = {k: v for k, v in runs.items() if "tokens_per_s" in v}
+    names = list(runs)
+    ax.barh(names, [runs[n]["tokens_per_s"] for n in names],
             color=["tab:blue" if n == "cqmetric" else "tab:gray" for n in names])
     for i, n in enumerate(names):
-        ax.text(peers[n]["tokens_per_s"], i, f" {peers[n]['tokens_per_s']:.0f}", va="center", fontsize=8)
+        ax.text(runs[n]["tokens_per_s"], i, f" {runs[n]['tokens_per_s']:.0f}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("text tokens scored per second (higher is better)")
-    ax.set_title(f"Same work, same model (SmolLM2-135M fp32), {r['machine']['cores']} CPU cores", fontsize=9)
+    ax.set_xlabel("text tokens scored per second (higher is better)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def speed() -> None:
+    r = json.loads((RESULTS / "speed.json").read_text())
+    brief = r.get("shared_brief", {}).get("runs")
+    fig, axes = plt.subplots(1 + bool(brief), 1, figsize=(7, 5.2 if brief else 3.2),
+                             gridspec_kw={"height_ratios": [2, 1]} if brief else None)
+    axes = list(axes) if brief else [axes]
+    _bars(axes[0], r["peers"], f"HANNA stories, same work, same model (SmolLM2-135M fp32), "
+                               f"{r['machine']['cores']} CPU cores")
+    if brief:
+        _bars(axes[1], brief, "one long brief shared by many short texts")
+        right = max(v.get("tokens_per_s", 0) for v in [*r["peers"].values(), *brief.values()]) * 1.15
+        for ax in axes:
+            ax.set_xlim(0, right)
     fig.tight_layout()
     fig.savefig(ASSETS / "bench_speed.png", dpi=110)
 

@@ -4,7 +4,8 @@ Every contender does the same work on the same texts with the same model (the em
 score each text after its unconstrained context and after its constrained context (cqmetric's default
 template). Each contender runs in its own subprocess (clean peak RSS), loads the model, warms up, then is timed.
 
-    cqmetric       cqmetric.score() (batch 8)
+    cqmetric       cqmetric.score() (batch 8; a context shared by several texts runs once, its cache reused)
+    cqmetric_no_share  the same with share_prefix=False (every text carries its own copy of its context)
     lm_eval        lm-evaluation-harness HFLM.loglikelihood on the equivalent (context, continuation) requests
     minicons       minicons IncrementalLMScorer.conditional_score, batches of 8
     hf_loop_bs1    a plain transformers loop, one sequence at a time, full fp32 log-softmax
@@ -32,10 +33,15 @@ from _meta import provenance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 BATCH = 8
+BRIEF_TOKENS = 384
 
 
-def workload(n_texts: int, length: int | None = None) -> tuple[list[str], list[str]]:
-    """HANNA stories (story-id order, all systems) with their prompts; or synthetic texts of `length` tokens."""
+def workload(n_texts: int, length: int | None = None, brief: int | None = None) -> tuple[list[str], list[str]]:
+    """HANNA stories (seeded mix of prompts and systems) with their prompts; or synthetic texts of `length` tokens.
+
+    With `brief`, every text shares one brief of `brief` tokens (HANNA prompts run together), the case of many
+    generations for one long constraint set.
+    """
     from cqmetric.backends.embedded import embedded_model_dir
     from cqmetric.hanna import load_hanna
 
@@ -54,6 +60,10 @@ def workload(n_texts: int, length: int | None = None) -> tuple[list[str], list[s
         a, b = offsets[start_tok][0], offsets[start_tok + length - 1][1]
         texts.append(stream[a:b].strip())
         start_tok += length
+    if brief:
+        joined = " ".join(dict.fromkeys(prompts))
+        cut = tok(joined, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"][brief - 1][1]
+        return texts, [joined[:cut]] * n_texts
     return texts, [prompts[i] for i in order[:n_texts]]
 
 
@@ -64,21 +74,22 @@ def contexts(prompts: list[str]) -> tuple[str, list[str]]:
             [DEFAULT_TEMPLATE.render(ConstraintSet.from_prompt(p)) for p in prompts])
 
 
-def run_contender(name: str, n_texts: int, length: int | None, dtype: str) -> dict:
+def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief: int | None = None) -> dict:
     """Time one contender; returns tokens scored, seconds and per-text calibrated surprise where available."""
     import torch
 
     from cqmetric.backends.embedded import load_embedded
 
-    texts, prompts = workload(n_texts, length)
-    backend = load_embedded(dtype=dtype, batch_size=BATCH)
+    texts, prompts = workload(n_texts, length, brief)
+    backend = load_embedded(dtype=dtype, batch_size=BATCH, share_prefix=name != "cqmetric_no_share")
     model, tok = backend.model, backend.tokenizer
     empty, constrained = contexts(prompts)
     n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
     pairs = [(empty, t) for t in texts] + [(c, t) for c, t in zip(constrained, texts)]
-    out: dict = {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "tokens": n_tokens}
+    out: dict = {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
+                 "tokens": n_tokens}
 
-    if name == "cqmetric":
+    if name in ("cqmetric", "cqmetric_no_share"):
         from cqmetric import score
 
         def work():
@@ -87,7 +98,7 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str) -> di
         from cqmetric.types import Request
 
         requests = [Request(c, tuple(backend.tokenize(t).token_ids.tolist())) for c, t in pairs]
-        rows = sorted((r[0] for r in backend._rows(requests)), key=len, reverse=True)
+        rows = sorted((r.prefix + r.tokens for r in backend._rows(requests)), key=len, reverse=True)
         batches = []
         for i in range(0, len(rows), BATCH):
             chunk = rows[i : i + BATCH]
@@ -138,7 +149,7 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str) -> di
         raise SystemExit(f"unknown contender {name!r}")
 
     warm_texts = 2
-    if name == "cqmetric":  # warm-up on other texts, so nothing is cached
+    if name.startswith("cqmetric"):  # warm-up on other texts, so nothing is cached
         from cqmetric import score
 
         score(["A warm-up text. It is short."] * warm_texts, ["Warm up."] * warm_texts, model=backend, n_bootstrap=0)
@@ -150,23 +161,27 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str) -> di
     out["seconds"] = time.perf_counter() - start
     out["tokens_per_s"] = n_tokens / out["seconds"]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if name == "cqmetric":
+    if name.startswith("cqmetric"):
         out["signature"] = result.signature.format()
         out["calibrated_surprise"] = result["calibrated_surprise"].tolist()
     return out
 
 
-def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str = "float32") -> dict:
+def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str = "float32",
+                  brief: int | None = None) -> dict:
     cmd = [sys.executable, __file__, "--contender", name, "--n-texts", str(n_texts), "--dtype", dtype]
     if length:
         cmd += ["--length", str(length)]
+    if brief:
+        cmd += ["--brief", str(brief)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
-        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "error": " / ".join(tail)}
+        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
+                "error": " / ".join(tail)}
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"  {name:13s} n={n_texts:4d} len={length or 'hanna'} {dtype}: {res['tokens_per_s']:8.1f} tok/s, "
+    print(f"  {name:17s} n={n_texts:4d} len={length or 'hanna'} brief={brief or '-'} {dtype}: {res['tokens_per_s']:8.1f} tok/s, "
           f"{res['seconds']:7.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
     return res
 
@@ -177,16 +192,20 @@ def main() -> int:
     parser.add_argument("--n-texts", type=int, default=32)
     parser.add_argument("--length", type=int)
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--brief", type=int)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(run_contender(args.contender, args.n_texts, args.length, args.dtype)))
+        print(json.dumps(run_contender(args.contender, args.n_texts, args.length, args.dtype, args.brief)))
         return 0
 
     base = 4 if args.quick else 32
     print(f"peers on {base} HANNA stories x 2 contexts", file=sys.stderr)
     peers = {name: in_subprocess(name, base) for name in
-             ("cqmetric", "bare_forward", "lm_eval", "minicons", "hf_loop_bs1")}
+             ("cqmetric", "cqmetric_no_share", "bare_forward", "lm_eval", "minicons", "hf_loop_bs1")}
+    print(f"one shared brief of {BRIEF_TOKENS} tokens, {2 * base} texts of 64 tokens", file=sys.stderr)
+    shared_brief = {name: in_subprocess(name, 2 * base, 64, brief=BRIEF_TOKENS)
+                    for name in ("cqmetric", "cqmetric_no_share", "lm_eval")}
     print("corpus growth (cqmetric, texts of 256 tokens)", file=sys.stderr)
     growth = [in_subprocess("cqmetric", base * k, 256) for k in (1, 4, 16)]
     print("text length (cqmetric and bare forward, same total tokens)", file=sys.stderr)
@@ -206,6 +225,18 @@ def main() -> int:
         err = np.abs(bf16_cs - fp32_cs)
         bf16_summary = {"speedup": bf16["tokens_per_s"] / cq["tokens_per_s"],
                         "cs_abs_error_mean_bits": float(err.mean()), "cs_abs_error_max_bits": float(err.max())}
+    brief = {"workload": f"one brief of {BRIEF_TOKENS} tokens shared by {2 * base} texts of 64 tokens, each text "
+                         "scored after the empty and the brief context", "runs": shared_brief}
+    sb_cq, sb_plain, sb_lm = (shared_brief[k] for k in ("cqmetric", "cqmetric_no_share", "lm_eval"))
+    if ok(sb_cq) and ok(sb_plain):
+        brief["speedup_from_sharing"] = sb_cq["tokens_per_s"] / sb_plain["tokens_per_s"]
+        brief["cs_max_abs_difference_bits"] = float(np.max(np.abs(
+            np.array(sb_cq["calibrated_surprise"]) - np.array(sb_plain["calibrated_surprise"]))))
+    if ok(sb_cq) and ok(sb_lm):
+        brief["cqmetric/lm_eval"] = sb_cq["tokens_per_s"] / sb_lm["tokens_per_s"]
+    if ok(cq) and ok(peers["cqmetric_no_share"]):
+        brief["hanna_cs_max_abs_difference_bits"] = float(np.max(np.abs(
+            np.array(cq["calibrated_surprise"]) - np.array(peers["cqmetric_no_share"]["calibrated_surprise"]))))
     targets = {
         "cqmetric >= 3x lm_eval": ratios.get("cqmetric/lm_eval", 0) >= 3,
         "cqmetric <= 1.15x bare forward time": ratios.get("cqmetric/bare_forward", 0) >= 1 / 1.15,
@@ -214,12 +245,12 @@ def main() -> int:
         "bf16 >= 2.5x fp32 with |error| < 0.02 bits/token": bool(bf16_summary) and
             bf16_summary["speedup"] >= 2.5 and bf16_summary["cs_abs_error_max_bits"] < 0.02,
     }
-    for r in [*peers.values(), *growth, *lengths, bf16]:
+    for r in [*peers.values(), *shared_brief.values(), *growth, *lengths, bf16]:
         r.pop("calibrated_surprise", None)
     report = {**provenance(), "signature": cq.get("signature"), "workload":
               f"{base} HANNA stories (seeded mix), each scored after the empty and the prompted context",
               "peers": peers, "ratios_tokens_per_s": ratios, "corpus_growth": growth, "text_length": lengths,
-              "bf16": {**bf16, **bf16_summary}, "targets_met": targets}
+              "shared_brief": brief, "bf16": {**bf16, **bf16_summary}, "targets_met": targets}
     if args.quick:
         print(json.dumps(report, indent=2))
         return 0
@@ -242,6 +273,17 @@ def summary(r: dict) -> str:
         ratio = r["ratios_tokens_per_s"].get(f"cqmetric/{k}")
         lines.append(f"| {k} | {v['tokens_per_s']:.0f} | {v['seconds']:.1f} | {v['peak_rss_mb']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}x'} |")
+    sb = r["shared_brief"]
+    lines += ["", f"Shared brief ({sb['workload']}): " + "; ".join(
+        f"{k} {v['tokens_per_s']:.0f} tok/s" if "tokens_per_s" in v else f"{k} failed: {v.get('error')}"
+        for k, v in sb["runs"].items())]
+    if "speedup_from_sharing" in sb:
+        lines.append(f"Sharing the brief's computation: {sb['speedup_from_sharing']:.2f}x the unshared throughput "
+                     f"(calibrated surprise differs by at most {sb['cs_max_abs_difference_bits']:.1e} bits/token); "
+                     f"cqmetric / lm_eval on this workload: {sb.get('cqmetric/lm_eval', float('nan')):.2f}x.")
+    if "hanna_cs_max_abs_difference_bits" in sb:
+        lines.append(f"On the HANNA workload, sharing changes calibrated surprise by at most "
+                     f"{sb['hanna_cs_max_abs_difference_bits']:.1e} bits/token.")
     lines += ["", "Corpus growth (cqmetric): " + "; ".join(
         f"{g['n_texts']} texts: {g.get('tokens_per_s', float('nan')):.0f} tok/s, {g.get('peak_rss_mb', float('nan')):.0f} MB"
         for g in r["corpus_growth"]), "", "Text length: " + "; ".join(
