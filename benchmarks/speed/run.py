@@ -4,7 +4,7 @@ Every contender does the same work on the same texts with the same model (the em
 score each text after its unconstrained context and after its constrained context (cqmetric's default
 template). Each contender runs in its own subprocess (clean peak RSS), loads the model, warms up, then is timed.
 
-    cqmetric       cqmetric.score() (batch 8; a context shared by several texts runs once, its cache reused)
+    cqmetric       cqmetric.score() (batch 8; share_prefix="auto": a long shared context runs once)
     cqmetric_no_share  the same with share_prefix=False (every text carries its own copy of its context)
     lm_eval        lm-evaluation-harness HFLM.loglikelihood on the equivalent (context, continuation) requests
     minicons       minicons IncrementalLMScorer.conditional_score, batches of 8
@@ -81,7 +81,7 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
     from cqmetric.backends.embedded import load_embedded
 
     texts, prompts = workload(n_texts, length, brief)
-    backend = load_embedded(dtype=dtype, batch_size=BATCH, share_prefix=name != "cqmetric_no_share")
+    backend = load_embedded(dtype=dtype, batch_size=BATCH, share_prefix=False if name == "cqmetric_no_share" else "auto")
     model, tok = backend.model, backend.tokenizer
     empty, constrained = contexts(prompts)
     n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)

@@ -5,9 +5,9 @@ log-probabilities do not depend on its neighbours. Only the positions that predi
 output layer, and the log-softmax runs in fp32 on those rows alone. Texts longer than the window are scored
 completely with a sliding window (see `plan_windows`); nothing is truncated.
 
-When several texts share one context (many stories for one brief, or every text's unconstrained frame), the
-context goes through the model once and its key/value cache is reused for each of them (`share_prefix`). The
-two paths agree to fp32 rounding (tested to 1e-5 nats), like batches of different sizes.
+When several texts share a long context (many short texts for one long brief), the context goes through the
+model once and its key/value cache is reused for each of them (`share_prefix`). The two paths agree to fp32
+rounding (tested to 1e-5 nats), like batches of different sizes.
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ class HFBackend:
         max_length: the window in tokens (context + text); default: the model's maximum positions.
         stride: new tokens scored per window after the first; default: half the window.
         batch_size: sequences per forward pass.
-        share_prefix: run a context shared by several texts once and reuse its key/value cache (speed only;
-            turned off automatically for a model whose cached path does not reproduce the plain one).
+        share_prefix: run a context shared by several texts once and reuse its key/value cache: "auto" (when
+            the context is at least a quarter as long as the texts after it, on average; a short prompt saves
+            nothing measurable), True (whenever two texts or more share it) or False. Speed only; off for a
+            model whose cached path does not reproduce the plain one.
         name: the model's name in the signature (default: the path's last part or the config's name).
         weights: a hash or revision for the signature (default: computed from the weight files or tensors).
         progress: show a progress bar over batches.
@@ -106,7 +108,7 @@ class HFBackend:
         max_length: int | None = None,
         stride: int | None = None,
         batch_size: int = 8,
-        share_prefix: bool = True,
+        share_prefix: bool | str = "auto",
         name: str | None = None,
         weights: str | None = None,
         progress: bool = False,
@@ -176,7 +178,9 @@ class HFBackend:
         )
         self._context_cache: dict[str, list[int]] = {}
         self._use_head_path = self._check_head_path()
-        self.share_prefix = bool(share_prefix) and self._check_prefix_path()
+        if share_prefix not in (True, False, "auto"):
+            raise InputValidationError(f"HFBackend: expected `share_prefix` True, False or 'auto', got {share_prefix!r}.")
+        self.share_prefix = share_prefix if share_prefix is False or self._check_prefix_path() else False
 
     # -- settings ---------------------------------------------------------------------------------------
     @property
@@ -277,13 +281,19 @@ class HFBackend:
         by_context: dict[str, list[Row]] = {}
         for row in rows:
             by_context.setdefault(row.context, []).append(row)
-        shared_groups = [g for g in by_context.values() if self.share_prefix and len(g) > 1]
-        plain = [row for g in by_context.values() if not (self.share_prefix and len(g) > 1) for row in g]
+        shared_groups = [g for g in by_context.values() if self._worth_sharing(g)]
+        plain = [row for g in by_context.values() if not self._worth_sharing(g) for row in g]
         batches: list[tuple[bool, list[Row]]] = []
         for shared, group in [(True, g) for g in shared_groups] + [(False, plain)]:
             group = sorted(group, key=lambda r: -(len(r.prefix) + len(r.tokens)))
             batches += [(shared, group[i : i + self.batch_size]) for i in range(0, len(group), self.batch_size)]
         return batches
+
+    def _worth_sharing(self, group: list[Row]) -> bool:
+        if self.share_prefix is False or len(group) < 2:
+            return False
+        mean_text = sum(len(r.tokens) for r in group) / len(group)
+        return self.share_prefix is True or len(group[0].prefix) >= mean_text / 4
 
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
         logprobs = [np.empty(len(r.target_ids)) for r in requests]

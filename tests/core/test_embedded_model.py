@@ -72,3 +72,20 @@ def test_batch_invariance_on_the_real_model(embedded_backend):
         for other in results[1:]:
             np.testing.assert_allclose(other[key], results[0][key], atol=1e-5, rtol=0)
         np.testing.assert_allclose(reordered[key][::-1], results[0][key], atol=1e-5, rtol=0)
+
+
+def test_a_shared_brief_gives_the_same_scores_as_recomputing_it(embedded_backend):
+    ex = load_examples()
+    brief = " ".join(e["prompt"] for e in ex)  # one long constraint for several short texts
+    texts = [e["story"].split(". ")[0] + "." for e in ex[:6]]
+    settings = embedded_backend.share_prefix
+    try:
+        runs = {}
+        for share in (True, False):
+            embedded_backend.share_prefix = share
+            runs[share] = score(texts, [brief] * len(texts), model=embedded_backend, n_bootstrap=0)
+    finally:
+        embedded_backend.share_prefix = settings
+    for key in ("calibrated_surprise", "surprise", "residual"):
+        np.testing.assert_allclose(runs[True][key], runs[False][key], atol=1e-5, rtol=0)
+    assert runs[True].signature.format() == runs[False].signature.format()

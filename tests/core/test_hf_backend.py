@@ -150,7 +150,7 @@ def _fed_shapes(backend):
 
 def test_shared_context_runs_once_and_matches_the_plain_path(tiny_model_dir):
     shared, plain = HFBackend(tiny_model_dir, batch_size=3), HFBackend(tiny_model_dir, batch_size=3, share_prefix=False)
-    assert shared.share_prefix and not plain.share_prefix
+    assert shared.share_prefix == "auto" and not plain.share_prefix
     brief = "Prompt: A long brief that several texts share, with an audience and a fact or two.\nText:\n"
     reqs = [Request(brief, tuple(shared.tokenize(t).token_ids.tolist())) for t in TEXTS]
     fed_shared, fed_plain = _fed_shapes(shared), _fed_shapes(plain)
@@ -178,8 +178,27 @@ def test_a_context_used_once_goes_the_plain_way(tiny_model_dir):
     np.testing.assert_allclose(res.logprobs, reference_logprobs(backend, CONTEXTS[1], ids), atol=1e-5)
 
 
+def test_auto_shares_only_a_context_long_beside_its_texts(tiny_model_dir):
+    backend = HFBackend(tiny_model_dir)
+    fed = _fed_shapes(backend)
+    long_texts = [TEXTS[1] + " " + TEXTS[3], TEXTS[4] + " " + TEXTS[7], TEXTS[3] + " " + TEXTS[4]]
+    short_prompt = [Request(CONTEXTS[0], tuple(backend.tokenize(t).token_ids.tolist())) for t in long_texts]
+    n_ctx = len(backend.context_ids(CONTEXTS[0]))
+    assert n_ctx < min(len(r.target_ids) for r in short_prompt) / 4  # "Text:\n" is short beside these texts
+    backend.score(short_prompt)
+    assert (1, n_ctx) not in fed  # recomputed with each text: sharing would save nothing measurable
+    backend.share_prefix = True
+    backend.score(short_prompt)
+    assert fed.count((1, n_ctx)) == 1
+
+
+def test_share_prefix_setting_is_checked(tiny_model_dir):
+    with pytest.raises(InputValidationError, match="expected `share_prefix` True, False or 'auto', got 'yes'"):
+        HFBackend(tiny_model_dir, share_prefix="yes")
+
+
 def test_shared_context_with_sliding_windows_and_one_token_texts(tiny_model_dir):
-    shared = HFBackend(tiny_model_dir, max_length=24, stride=5)
+    shared = HFBackend(tiny_model_dir, max_length=24, stride=5, share_prefix=True)
     plain = HFBackend(tiny_model_dir, max_length=24, stride=5, share_prefix=False)
     long_ids = tuple(plain.tokenize(" ".join(TEXTS)).token_ids.tolist())
     one = tuple(plain.tokenize("A").token_ids.tolist())
