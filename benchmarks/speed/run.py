@@ -11,7 +11,7 @@ template). Each contender runs in its own subprocess (clean peak RSS), loads the
     hf_loop_bs1    a plain transformers loop, one sequence at a time, full fp32 log-softmax
     bare_forward   the forward pass alone over cqmetric's own token batches (no log-softmax, no bookkeeping)
 
-Run:  .venv/bin/python benchmarks/speed/run.py            (about 15 min on 2 cores)
+Run:  .venv/bin/python benchmarks/speed/run.py            (about 45 min on 2 cores)
       .venv/bin/python benchmarks/speed/run.py --quick    (a smoke run)
 Writes benchmarks/results/speed.json and speed.md.
 """
