@@ -277,7 +277,7 @@ class HFBackend:
         return rows
 
     def _batches(self, rows: list[Row]) -> list[tuple[bool, list[Row]]]:
-        """(shared?, rows) per forward pass: a context used by two rows or more is run once and cached."""
+        """(shared?, rows) per forward pass; a context worth sharing (see `share_prefix`) is run once and cached."""
         by_context: dict[str, list[Row]] = {}
         for row in rows:
             by_context.setdefault(row.context, []).append(row)
@@ -290,6 +290,7 @@ class HFBackend:
         return batches
 
     def _worth_sharing(self, group: list[Row]) -> bool:
+        """Whether to run this group's context once: always, never, or ("auto") when it is long beside its texts."""
         if self.share_prefix is False or len(group) < 2:
             return False
         mean_text = sum(len(r.tokens) for r in group) / len(group)
