@@ -255,7 +255,7 @@ class HFBackend:
         plain, cached = [np.empty(4)], [np.empty(4)]
         try:
             self._score_plain([probe], plain, None)
-            self._score_shared([probe], cached, None)
+            self._score_shared([probe], cached, None, {})
         except Exception as exc:  # an architecture without a usable key/value cache
             logger.info("HFBackend: shared contexts are recomputed per text (%s: %s).", type(exc).__name__, exc)
             return False
@@ -281,10 +281,16 @@ class HFBackend:
         by_context: dict[str, list[Row]] = {}
         for row in rows:
             by_context.setdefault(row.context, []).append(row)
-        shared_groups = [g for g in by_context.values() if self._worth_sharing(g)]
-        plain = [row for g in by_context.values() if not self._worth_sharing(g) for row in g]
+        groups: list[tuple[bool, list[Row]]] = []
+        plain: list[Row] = []
+        for group in by_context.values():
+            if self._worth_sharing(group):
+                groups.append((True, group))
+            else:
+                plain += group
+        groups.append((False, plain))
         batches: list[tuple[bool, list[Row]]] = []
-        for shared, group in [(True, g) for g in shared_groups] + [(False, plain)]:
+        for shared, group in groups:
             group = sorted(group, key=lambda r: -(len(r.prefix) + len(r.tokens)))
             batches += [(shared, group[i : i + self.batch_size]) for i in range(0, len(group), self.batch_size)]
         return batches
@@ -345,13 +351,12 @@ class HFBackend:
             states, _ = self._forward(ids.to(self.device), mask.to(self.device))
             self._store(states[self._index(row_idx), self._index(pos_idx)], rows, logprobs, entropies)
 
-    def _score_shared(self, rows: list[Row], logprobs, entropies, memo: dict[str, Any] | None = None) -> None:
+    def _score_shared(self, rows: list[Row], logprobs, entropies, memo: dict[str, Any]) -> None:
         """One context, run once; its cache is repeated across the batch and the texts continue from it."""
         torch = self._torch
         device = self.device
         prefix = rows[0].prefix
         width = max(len(r.tokens) for r in rows) - 1  # the last text token predicts nothing
-        memo = {} if memo is None else memo
         with torch.inference_mode():
             if memo.get("context") != rows[0].context:
                 ctx = torch.tensor([prefix], device=device)

@@ -209,7 +209,7 @@ def test_shared_context_with_sliding_windows_and_one_token_texts(tiny_model_dir)
 
 
 def test_a_model_whose_cached_path_fails_falls_back(tiny_model_dir, monkeypatch):
-    def broken(self, rows, logprobs, entropies):
+    def broken(self, rows, logprobs, entropies, memo):
         raise TypeError("no cache here")
 
     monkeypatch.setattr(HFBackend, "_score_shared", broken)
