@@ -6,6 +6,7 @@ __all__ = [
     "CQMetricError",
     "InputValidationError",
     "BackendError",
+    "ModelFolderError",
     "MissingDependencyError",
     "DataNotFoundError",
     "CQMetricWarning",
@@ -23,6 +24,13 @@ class InputValidationError(CQMetricError, ValueError, TypeError):
 
 class BackendError(CQMetricError, RuntimeError):
     """A model backend could not produce log-probabilities (missing weights, failed load, bad output)."""
+
+
+class ModelFolderError(BackendError, InputValidationError):
+    """A model folder cqmetric will not load: it declares custom code, holds only pickle weights or no config.
+
+    It is the caller's input, so the command line exits with status 2, as for any input error.
+    """
 
 
 class MissingDependencyError(CQMetricError, ImportError):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cqmetric._validation import require
-from cqmetric.errors import MissingDependencyError
+from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError
 
 logger = logging.getLogger("cqmetric")
 
@@ -52,6 +52,11 @@ def locate_gguf() -> Path:
     )
 
 
+def embedded_model_dir() -> tuple[Path, str]:
+    """The converted model directory (converting on first use) and the GGUF's sha256 (12 hex)."""
+    return convert_gguf(locate_gguf(), name=EMBEDDED_NAME)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -65,11 +70,15 @@ def _convert(gguf: Path, target: Path, source_sha: str) -> None:
     torch = require("torch", "hf")
     transformers = require("transformers", "hf")
     require("gguf", "hf")
-    logger.info("cqmetric: converting the embedded model once into %s (about 20 s)", target)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-    )
+    logger.info("cqmetric: converting %s once into %s", gguf.name, target)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise BackendError(f"model: could not read the GGUF file {str(gguf)!r} as a causal LM: {reason}") from None
     config = model.config.to_dict()
     config.pop("quantization_config", None)
     clean = type(model)(type(model.config).from_dict(config))
@@ -80,7 +89,7 @@ def _convert(gguf: Path, target: Path, source_sha: str) -> None:
         clean.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "cqmetric-source.json").write_text(
-            json.dumps({"source": EMBEDDED_GGUF, "sha256": source_sha, "conversion": _CONVERSION_VERSION})
+            json.dumps({"source": gguf.name, "sha256": source_sha, "conversion": _CONVERSION_VERSION})
         )
         try:
             os.replace(tmp, target)
@@ -91,11 +100,17 @@ def _convert(gguf: Path, target: Path, source_sha: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def embedded_model_dir() -> tuple[Path, str]:
-    """The converted model directory (converting on first use) and the GGUF's sha256 (12 hex)."""
-    gguf = locate_gguf()
+def convert_gguf(gguf: str | os.PathLike[str], *, name: str | None = None) -> tuple[Path, str]:
+    """A safetensors folder for a GGUF file, converted once into the cache, and the file's sha256 (12 hex).
+
+    The folder is named after `name` (default: the file's stem), the GGUF's hash and the conversion version, so
+    a changed file or conversion gets a new folder. Later loads read the safetensors in seconds.
+    """
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise InputValidationError(f"model: expected a GGUF file, got {str(gguf)!r}, which does not exist.")
     sha = _sha256(gguf)
-    target = cache_dir() / f"{EMBEDDED_NAME}-{sha[:12]}-c{_CONVERSION_VERSION}"
+    target = cache_dir() / f"{name or gguf.stem}-{sha[:12]}-c{_CONVERSION_VERSION}"
     if not (target / "cqmetric-source.json").is_file():
         _convert(gguf, target, sha)
     return target, sha[:12]

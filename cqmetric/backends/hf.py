@@ -3,7 +3,7 @@
 Batches are sorted by length and padded per batch on the right with an attention mask, so a text's
 log-probabilities do not depend on its neighbours. Only the positions that predict text tokens go through the
 output layer, and the log-softmax runs in fp32 on those rows alone. Texts longer than the window are scored
-completely with a sliding window (see `plan_windows`); nothing is truncated.
+completely with a sliding window (see `plan_request`); nothing is truncated.
 
 When several texts share a long context (many short texts for one long brief), the context goes through the
 model once and its key/value cache is reused for each of them (`share_prefix`). The two paths agree to fp32
@@ -23,14 +23,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cqmetric._validation import check_option, check_positive_int, require
-from cqmetric.backends.base import plan_windows
-from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.backends.base import plan_request
+from cqmetric.backends.loading import check_device, load_local, resolve_model_folder
+from cqmetric.backends.tokens import START_TOKEN_POLICIES, TokenizerFrontEnd
+from cqmetric.errors import InputValidationError
 from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
 DTYPES = {"float32": "fp32", "fp32": "fp32", "bfloat16": "bf16", "bf16": "bf16"}
-START_TOKEN_POLICIES = ("auto", "prepend", "none")
 _HEAD_CHUNK = 512  # rows of logits materialised at once (512 x 49k vocab x 4 B = 100 MB)
 
 
@@ -75,24 +76,32 @@ class HFBackend:
     """Per-token log-probabilities from a transformers causal LM.
 
     Args:
-        model: a local path (or an id already in the local Hugging Face cache), or a loaded model.
+        model: a local folder, a `.gguf` file (converted once into the cache), an id already in the local Hugging
+            Face cache, or a loaded model (used as it is: never moved or cast).
         tokenizer: the tokenizer; loaded from `model` when it is a path. Must be a fast tokenizer.
-        dtype: "float32" (default, the reference) or "bfloat16".
-        device: where to run ("cpu", "cuda", "cuda:1"); ignored when `device_map` is given.
+        dtype: "float32" (default for paths, the reference) or "bfloat16"; for a loaded model, its own dtype
+            (asking for another one is an error: cast it yourself).
+        device: where to run ("cpu", "cuda", "cuda:1"); for a loaded model, where it already is.
         device_map: passed to `from_pretrained` for models larger than one device.
         start_token: "auto" (use the start token the tokenizer adds, else prepend BOS or EOS), "prepend"
             (always prepend `start_token_id`, default BOS or EOS), or "none" (the context must be non-empty).
         start_token_id: the id to prepend under "prepend".
         max_length: the window in tokens (context + text); default: the model's maximum positions.
-        stride: new tokens scored per window after the first; default: half the window.
-        batch_size: sequences per forward pass.
+        stride: new text tokens scored per window after the first; default: half of what a window holds after
+            the text's longest context ("auto").
+        batch_size: at most this many sequences per forward pass.
+        batch_tokens: at most this many tokens per forward pass, padding included (0: no limit); sequences are
+            sorted by length first, so little padding is left. Speed only: results do not depend on batching.
         share_prefix: run a context shared by several texts once and reuse its key/value cache: "auto" (when
             the context is at least a quarter as long as the texts after it, on average; a short prompt saves
             nothing measurable), True (whenever two texts or more share it) or False. Speed only; off for a
             model whose cached path does not reproduce the plain one.
+        allow_pickle: load a folder whose weights exist only as pickle files (which can run code when loaded).
         name: the model's name in the signature (default: the path's last part or the config's name).
         weights: a hash or revision for the signature (default: computed from the weight files or tensors).
         progress: show a progress bar over batches.
+
+    A model folder that declares custom code (`auto_map`) is refused: cqmetric never runs a model's own code.
     """
 
     def __init__(
@@ -100,87 +109,113 @@ class HFBackend:
         model: Any,
         tokenizer: Any = None,
         *,
-        dtype: str = "float32",
-        device: str = "cpu",
+        dtype: str | None = None,
+        device: str | None = None,
         device_map: Any = None,
         start_token: str = "auto",
         start_token_id: int | None = None,
         max_length: int | None = None,
         stride: int | None = None,
         batch_size: int = 8,
+        batch_tokens: int = 0,
         share_prefix: bool | str = "auto",
+        allow_pickle: bool = False,
         name: str | None = None,
         weights: str | None = None,
         progress: bool = False,
     ) -> None:
         torch = require("torch", "hf")
-        transformers = require("transformers", "hf")
-        check_option("HFBackend", "dtype", dtype, DTYPES)
-        check_option("HFBackend", "start_token", start_token, START_TOKEN_POLICIES)
-        self.batch_size = check_positive_int("HFBackend", "batch_size", batch_size)
+        where = "HFBackend"
+        if dtype is not None:
+            check_option(where, "dtype", dtype, DTYPES)
+        check_option(where, "start_token", start_token, START_TOKEN_POLICIES)
+        if share_prefix not in (True, False, "auto"):
+            raise InputValidationError(f"{where}: expected `share_prefix` True, False or 'auto', got {share_prefix!r}.")
+        self.batch_size = check_positive_int(where, "batch_size", batch_size)
+        self.batch_tokens = check_positive_int(where, "batch_tokens", batch_tokens, minimum=0)
         self.progress = bool(progress)
-        torch_dtype = torch.float32 if DTYPES[dtype] == "fp32" else torch.bfloat16
 
         if isinstance(model, (str, os.PathLike)):
-            path = Path(model)
-            hf_logging = transformers.utils.logging
-            bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()  # loading bars are noise in a scoring run
-            try:
-                loaded = transformers.AutoModelForCausalLM.from_pretrained(
-                    str(model), dtype=torch_dtype, device_map=device_map, local_files_only=True
-                )
-                if tokenizer is None:
-                    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model), local_files_only=True)
-            except OSError as exc:
-                raise BackendError(
-                    f"HFBackend: could not load a causal LM from {str(model)!r} offline ({exc}). "
-                    "Pass a local directory, or a model and tokenizer already loaded."
-                ) from None
-            finally:
-                if bars:
-                    hf_logging.enable_progress_bar()
-            name = name or (path.name if path.exists() else str(model))
+            if tokenizer is not None:
+                raise InputValidationError(f"{where}: got a model path and a tokenizer; the tokenizer comes from the path.")
+            torch_dtype = torch.float32 if DTYPES.get(dtype or "float32") == "fp32" else torch.bfloat16
+            path = Path(model).expanduser()
+            if path.suffix.lower() == ".gguf" and path.is_file():
+                from cqmetric.backends.embedded import convert_gguf
+
+                folder, gguf_sha = convert_gguf(path)
+                name, weights = name or path.stem, weights or gguf_sha
+            else:
+                folder = resolve_model_folder(model, where=where)
+                name = name or (path.name if path.exists() else str(model))
+            if device_map is None:
+                target = check_device(device or "cpu", where=where)
+            loaded, tokenizer = load_local(folder, dtype=torch_dtype, device_map=device_map,
+                                           allow_pickle=allow_pickle, where=where)
             if weights is None:
-                weights = _weights_fingerprint(path) if path.is_dir() else str(
-                    getattr(loaded.config, "_commit_hash", None) or "unknown")
-            model = loaded
+                weights = _weights_fingerprint(folder)
+            model = loaded.to(target) if device_map is None else loaded
         else:
-            if tokenizer is None:
-                raise InputValidationError(
-                    "HFBackend: expected a `tokenizer` with a loaded model, got None; pass both."
-                )
-            if next(model.parameters()).dtype != torch_dtype:
-                model = model.to(dtype=torch_dtype)  # note: converts the caller's model in place
+            model = self._check_loaded(model, tokenizer, dtype, device, device_map, where)
             name = name or getattr(model.config, "_name_or_path", None) or type(model).__name__
             weights = weights or _parameters_fingerprint(model)
-        if device_map is None:
-            model = model.to(device)
         model.eval()
-        if not getattr(tokenizer, "is_fast", False):
-            raise BackendError("HFBackend: expected a fast tokenizer (character offsets are needed), got a slow one.")
 
         self._torch = torch
         self.model = model
         self.tokenizer = tokenizer
-        self._dtype_label = DTYPES[dtype]
-        self._start_id, start_label = self._resolve_start_token(start_token, start_token_id)
+        self.front = TokenizerFrontEnd(tokenizer, start_token=start_token, start_token_id=start_token_id, where=where)
+        self._dtype_label = "fp32" if next(model.parameters()).dtype == torch.float32 else "bf16"
         limit = int(getattr(model.config, "max_position_embeddings", 0) or getattr(model.config, "n_positions", 0))
-        self.max_length = check_positive_int("HFBackend", "max_length", max_length) if max_length else limit
+        self.max_length = check_positive_int(where, "max_length", max_length) if max_length is not None else limit
         if limit and self.max_length > limit:
             raise InputValidationError(
-                f"HFBackend: expected `max_length` <= the model's {limit} positions, got {self.max_length}."
+                f"{where}: expected `max_length` <= the model's {limit} positions, got {self.max_length}."
             )
-        self.stride = check_positive_int("HFBackend", "stride", stride) if stride else max(1, self.max_length // 2)
+        self.stride = 0 if stride is None else check_positive_int(where, "stride", stride)
+        if self.max_length and self.stride >= self.max_length:
+            raise InputValidationError(
+                f"{where}: expected `stride` smaller than the window (max_length={self.max_length}), got {self.stride}."
+            )
         self._info = BackendInfo(
-            model=str(name), weights=str(weights), dtype=self._dtype_label, start_token=start_label,
+            model=str(name), weights=str(weights), dtype=self._dtype_label, start_token=self.front.start_label,
             max_length=self.max_length, stride=self.stride,
         )
-        self._context_cache: dict[str, list[int]] = {}
         self._use_head_path = self._check_head_path()
-        if share_prefix not in (True, False, "auto"):
-            raise InputValidationError(f"HFBackend: expected `share_prefix` True, False or 'auto', got {share_prefix!r}.")
         self.share_prefix = share_prefix if share_prefix is False or self._check_prefix_path() else False
+
+    @staticmethod
+    def _check_loaded(model: Any, tokenizer: Any, dtype: str | None, device: str | None, device_map: Any,
+                      where: str) -> Any:
+        """A loaded model is used as it is; settings that would change it are refused, never applied in place."""
+        torch = require("torch", "hf")
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
+            raise InputValidationError(
+                f"{where}: expected a local model path or a loaded transformers model, got {type(model).__name__}."
+            )
+        if tokenizer is None:
+            raise InputValidationError(f"{where}: expected a `tokenizer` with a loaded model, got None; pass both.")
+        param = next(model.parameters())
+        label = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(param.dtype)
+        if label is None:
+            raise InputValidationError(
+                f"{where}: expected a loaded model in float32 or bfloat16, got {param.dtype}; cast a copy first."
+            )
+        if dtype is not None and DTYPES[dtype] != label:
+            raise InputValidationError(
+                f"{where}: the loaded model is in {param.dtype} but dtype={dtype!r} was asked for; cqmetric does not "
+                "cast a model you pass in place: cast it (or a copy) yourself, or leave dtype unset."
+            )
+        asked = None if device is None else check_device(device, where=where)
+        if asked is not None and (asked.type != param.device.type
+                                  or asked.index not in (None, param.device.index)):
+            raise InputValidationError(
+                f"{where}: the loaded model is on {param.device} but device={device!r} was asked for; cqmetric does "
+                "not move a model you pass: move it yourself, or leave device unset."
+            )
+        if device_map is not None:
+            raise InputValidationError(f"{where}: `device_map` applies to model paths only; the model is already loaded.")
+        return model
 
     # -- settings ---------------------------------------------------------------------------------------
     @property
@@ -191,46 +226,16 @@ class HFBackend:
     def device(self) -> Any:
         return next(self.model.parameters()).device
 
-    def _resolve_start_token(self, policy: str, explicit: int | None) -> tuple[int | None, str]:
-        tok = self.tokenizer
-        fallback = explicit if explicit is not None else (
-            tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
-        if policy == "none":
-            return None, "none"
-        if policy == "auto":
-            with_special = tok("a", add_special_tokens=True)["input_ids"]
-            plain = tok("a", add_special_tokens=False)["input_ids"]
-            if len(with_special) > len(plain) and with_special[-len(plain) :] == plain:
-                added = with_special[0]  # the tokenizer adds its own start token: use exactly that one
-                return int(added), f"tokenizer:{added}"
-        if fallback is None:
-            raise BackendError(
-                "HFBackend: the tokenizer has no BOS or EOS token to start with; "
-                "pass start_token_id=... or start_token='none'."
-            )
-        return int(fallback), f"prepend:{fallback}"
-
     # -- tokenization -----------------------------------------------------------------------------------
     def tokenize(self, text: str) -> TokenizedText:
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = np.asarray(enc["input_ids"], dtype=np.int64)
-        offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-        return TokenizedText(text=text, token_ids=ids, offsets=offsets)
+        return self.front.tokenize(text)
 
     def context_ids(self, context: str) -> list[int]:
         """The context's ids under the start-token policy (cached)."""
-        ids = self._context_cache.get(context)
-        if ids is None:
-            ids = [] if self._start_id is None else [self._start_id]
-            if context:
-                ids += list(self.tokenizer(context, add_special_tokens=False)["input_ids"])
-            if not ids:
-                raise InputValidationError(
-                    "HFBackend: the context is empty and start_token='none', so the first text token has no "
-                    "prediction; use start_token='auto' or a template with a non-empty suffix."
-                )
-            self._context_cache[context] = ids
-        return ids
+        return self.front.context_ids(context)
+
+    def context_length(self, context: str) -> int:
+        return self.front.context_length(context)
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _check_head_path(self) -> bool:
@@ -240,7 +245,7 @@ class HFBackend:
         head = self.model.get_output_embeddings()
         if base is None or head is None or base is self.model:
             return False
-        ids = torch.tensor([[self._start_id or 0, 1, 2, 3]], device=self.device)
+        ids = torch.tensor([[self.front.start_id or 0, 1, 2, 3]], device=self.device)
         with torch.inference_mode():
             full = self.model(input_ids=ids).logits.float()
             split = head(base(input_ids=ids).last_hidden_state).float()
@@ -251,7 +256,7 @@ class HFBackend:
 
     def _check_prefix_path(self) -> bool:
         """Use a cached shared context only if it reproduces the plain forward pass on a probe."""
-        probe = Row("", [self._start_id or 0, 1, 2], [3, 4, 5, 6], 0, 0, 0)
+        probe = Row("", [self.front.start_id or 0, 1, 2], [3, 4, 5, 6], 0, 0, 0)
         plain, cached = [np.empty(4)], [np.empty(4)]
         try:
             self._score_plain([probe], plain, None)
@@ -265,13 +270,12 @@ class HFBackend:
         return same
 
     def _rows(self, requests: Sequence[Request]) -> list[Row]:
-        """Every window of every request, as context + the text tokens it feeds."""
+        """Every window of every request, as context + the text tokens it feeds (see `plan_request`)."""
         rows = []
         for r_index, req in enumerate(requests):
             ctx = self.context_ids(req.context)
             target = list(req.target_ids)
-            stride = min(self.stride, max(1, self.max_length - len(ctx)))
-            for w in plan_windows(len(ctx), len(target), max_length=self.max_length, stride=stride):
+            for w in plan_request(len(ctx), len(target), req.budget, max_length=self.max_length, stride=self.stride):
                 rows.append(Row(req.context, ctx, target[w.start : w.end], w.score_from - w.start, r_index,
                                 w.score_from))
         return rows
@@ -292,7 +296,22 @@ class HFBackend:
         batches: list[tuple[bool, list[Row]]] = []
         for shared, group in groups:
             group = sorted(group, key=lambda r: -(len(r.prefix) + len(r.tokens)))
-            batches += [(shared, group[i : i + self.batch_size]) for i in range(0, len(group), self.batch_size)]
+            batches += [(shared, batch) for batch in self._fill(group)]
+        return batches
+
+    def _fill(self, rows: list[Row]) -> list[list[Row]]:
+        """Consecutive length-sorted rows, at most `batch_size` per batch and `batch_tokens` padded tokens."""
+        batches: list[list[Row]] = []
+        for row in rows:
+            if batches:
+                batch = batches[-1]
+                width = len(batch[0].prefix) + len(batch[0].tokens)  # the longest: rows come longest first
+                fits = len(batch) < self.batch_size and (not self.batch_tokens
+                                                         or (len(batch) + 1) * width <= self.batch_tokens)
+                if fits:
+                    batch.append(row)
+                    continue
+            batches.append([row])
         return batches
 
     def _worth_sharing(self, group: list[Row]) -> bool:
