@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cqmetric.backends.base import LogProbBackend
+from cqmetric.backends.base import LogProbBackend, text_budget
 from cqmetric.constraints import ConstraintSet, Template
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
@@ -44,6 +44,7 @@ class Evidence:
         h0, hy: per-token prediction entropy without / with constraints (only when entropy was asked).
         subsets: per grouping ("source"/"aspect"), per subset of dimensions, per-token surprisal under it.
         units: per unit kind, (spans, unit index per token, per-unit surprisal when scored alone).
+        index: the text's position in the call (for values given per text, such as a judge's verdicts).
     """
 
     tokens: TokenizedText
@@ -54,6 +55,7 @@ class Evidence:
     hy: np.ndarray | None = None
     subsets: dict[str, dict[frozenset[str], np.ndarray]] = field(default_factory=dict)
     units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+    index: int = 0
 
     @property
     def text(self) -> str:
@@ -98,6 +100,31 @@ def split_units(tokens: TokenizedText, kind: str) -> tuple[list[tuple[int, int]]
     return spans, index
 
 
+def _shared_budget(backend: LogProbBackend, tok: TokenizedText, contexts: dict[object, object], max_length: int,
+                   *, index: int) -> int:
+    """Text tokens per window for one text, the same in all its contexts (0: it fits beside each of them).
+
+    With a window, a text that does not fit is scored in pieces. The room a window has for the text is set by the
+    text's longest context, so every token sees the same stretch of the text's own past in every context and the
+    difference between contexts measures the contexts alone.
+    """
+    if not max_length:
+        return 0
+    context_length = getattr(backend, "context_length", None)
+    if not callable(context_length):
+        raise BackendError(
+            f"gather: the backend {type(backend).__name__} has a window (max_length={max_length}) but no "
+            "context_length(context); it needs one to give every context of a text the same window."
+        )
+    strings = [c for v in contexts.values() for c in (v.values() if isinstance(v, dict) else [v])]
+    longest = max(context_length(c) for c in strings)
+    try:
+        budget = text_budget(longest, max_length=max_length)
+    except InputValidationError as exc:
+        raise InputValidationError(f"score: text {index}: {exc}") from None
+    return 0 if tok.n_tokens <= budget else budget
+
+
 def gather(
     backend: LogProbBackend,
     tokens: Sequence[TokenizedText],
@@ -113,27 +140,32 @@ def gather(
         )
     want_entropy = ENTROPY in needs
     empty_context = template.render(ConstraintSet())
+    max_length = backend.info.max_length
     requests: dict[Request, int] = {}
-
-    def ask(context: str, ids: np.ndarray) -> Request:
-        req = Request(context, tuple(int(i) for i in ids))
-        requests.setdefault(req, len(requests))
-        return req
 
     plans = []
     for k, tok in enumerate(tokens):
-        plan: dict[object, object] = {"s": ask(empty_context, tok.token_ids)}
         ys = constraints[k] if constraints is not None else None
+        contexts: dict[object, object] = {"s": empty_context}
         if ys is not None and (CONSTRAINED in needs or want_entropy):
-            plan["c"] = ask(template.render(ys), tok.token_ids)
+            contexts["c"] = template.render(ys)
         for need in needs:
             if need.kind == "dimensions" and ys is not None:
-                groups = ys.groups(need.option or "source")
-                plan[need] = {
-                    s: ask(template.render(ys.subset(s, by=need.option or "source")), tok.token_ids)
-                    for s in all_subsets(groups)
-                }
-            elif need.kind == "units":
+                by = need.option or "source"
+                contexts[need] = {s: template.render(ys.subset(s, by=by)) for s in all_subsets(ys.groups(by))}
+        budget = _shared_budget(backend, tok, contexts, max_length, index=k)
+
+        def ask(context: str, ids: np.ndarray) -> Request:
+            req = Request(context, tuple(int(i) for i in ids), budget if len(ids) > budget else 0)
+            requests.setdefault(req, len(requests))
+            return req
+
+        plan: dict[object, object] = {}
+        for key, context in contexts.items():
+            plan[key] = ({s: ask(c, tok.token_ids) for s, c in context.items()} if isinstance(context, dict)
+                         else ask(context, tok.token_ids))
+        for need in needs:
+            if need.kind == "units":
                 spans, index = split_units(tok, need.option or "sentence")
                 # The first unit has no past: alone and in place are the same, so it needs no extra pass.
                 alone = [None] + [ask(empty_context, tok.token_ids[index == j]) for j in range(1, len(spans))]
@@ -156,7 +188,7 @@ def gather(
     for k, (tok, plan) in enumerate(zip(tokens, plans)):
         s_res = by_request[plan["s"]]
         ev = Evidence(tokens=tok, constraints=None if constraints is None else constraints[k],
-                      s=surprisal_bits(s_res.logprobs))
+                      s=surprisal_bits(s_res.logprobs), index=k)
         if "c" in plan:
             c_res = by_request[plan["c"]]
             ev.c = surprisal_bits(c_res.logprobs)

@@ -28,10 +28,19 @@ class TokenizedText:
 
 @dataclass(frozen=True)
 class Request:
-    """Score `target_ids` after `context` (a string the backend encodes with its start-token policy)."""
+    """Score `target_ids` after `context` (a string the backend encodes with its start-token policy).
+
+    Attributes:
+        context: the context string.
+        target_ids: the text's token ids.
+        budget: text tokens per window when the text does not fit in one window with its longest context
+            (0: it fits). Every context of one text gets the same budget, so each text token sees the same
+            history of the text in every context.
+    """
 
     context: str
     target_ids: tuple[int, ...]
+    budget: int = 0
 
 
 @dataclass(frozen=True, eq=False)

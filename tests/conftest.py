@@ -84,6 +84,9 @@ class CountingBackend:
     def tokenize(self, text):
         return self.inner.tokenize(text)
 
+    def context_length(self, context):
+        return self.inner.context_length(context)
+
     def score(self, requests, *, entropy=False):
         self.calls.append(list(requests))
         return self.inner.score(requests, entropy=entropy)

@@ -12,7 +12,12 @@ from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
 
 @runtime_checkable
 class LogProbBackend(Protocol):
-    """What a model backend must do. Backends load their model once and keep it."""
+    """What a model backend must do. Backends load their model once and keep it.
+
+    A backend with a window (`info.max_length` > 0) also has `context_length(context) -> int`, the tokens a
+    context takes before a text (start token included), so that every context of one text can be given the
+    same window budget (see `Request.budget`).
+    """
 
     @property
     def info(self) -> BackendInfo:
@@ -24,7 +29,10 @@ class LogProbBackend(Protocol):
         ...
 
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
-        """Log-probabilities of each request's target tokens, in request order."""
+        """Log-probabilities of each request's target tokens, in request order.
+
+        A request whose `budget` is set is scored in windows of that many text tokens (see `plan_request`).
+        """
         ...
 
 
@@ -37,33 +45,69 @@ class Window:
     score_from: int
 
 
-def plan_windows(n_context: int, n_target: int, *, max_length: int, stride: int) -> list[Window]:
-    """Cover every target token with windows of at most `max_length` tokens (context included).
+def plan_windows(n_target: int, *, budget: int, stride: int = 0) -> list[Window]:
+    """Cover every target token with windows that feed at most `budget` text tokens after the context.
 
-    The first window scores as many text tokens as fit after the context; each later window moves on by
-    `stride` new tokens and keeps the preceding text that still fits as history. Every token is scored
-    exactly once; a text that fits is one window, so the windowed result equals the plain one.
+    The first window scores as many text tokens as fit; each later window moves on by `stride` new tokens (0:
+    half the budget) and keeps the preceding text that still fits as history. Every token is scored exactly
+    once; a text that fits is one window, so the windowed result equals the plain one.
 
     Examples:
-        >>> plan_windows(2, 5, max_length=10, stride=4)
+        >>> plan_windows(5, budget=8, stride=4)
         [Window(start=0, end=5, score_from=0)]
-        >>> plan_windows(2, 10, max_length=6, stride=2)
+        >>> plan_windows(10, budget=4, stride=2)
         [Window(start=0, end=4, score_from=0), Window(start=2, end=6, score_from=4), Window(start=4, end=8, score_from=6), Window(start=6, end=10, score_from=8)]
     """
-    if max_length <= 0:
+    if n_target <= budget:
         return [Window(0, n_target, 0)]
-    budget = max_length - n_context
-    if budget < 1:
-        raise InputValidationError(
-            f"plan_windows: the context takes {n_context} tokens but the window is {max_length}; "
-            "expected a context shorter than `max_length` (shorten the constraints or raise max_length)."
-        )
+    stride = stride or max(1, budget // 2)
     if not 1 <= stride <= budget:
         raise InputValidationError(
-            f"plan_windows: expected `stride` between 1 and {budget} (window minus context), got {stride}."
+            f"windows: expected `stride` between 1 and {budget} (the text tokens a window holds after the "
+            f"context), got {stride}; lower the stride or raise max_length."
         )
-    windows = [Window(0, min(budget, n_target), 0)]
+    windows = [Window(0, budget, 0)]
     while windows[-1].end < n_target:
         end = min(windows[-1].end + stride, n_target)
         windows.append(Window(max(0, end - budget), end, windows[-1].end))
     return windows
+
+
+def text_budget(longest_context: int, *, max_length: int) -> int:
+    """Text tokens a window of `max_length` holds after a context of `longest_context` tokens.
+
+    Examples:
+        >>> text_budget(30, max_length=128)
+        98
+    """
+    budget = max_length - longest_context
+    if budget < 1:
+        raise InputValidationError(
+            f"windows: the context takes {longest_context} tokens but the window is {max_length}; expected a "
+            "context shorter than `max_length` (shorten the constraints or raise max_length)."
+        )
+    return budget
+
+
+def plan_request(n_context: int, n_target: int, budget: int, *, max_length: int, stride: int = 0) -> list[Window]:
+    """The windows of one request: the whole text when it fits, else windows of `budget` text tokens.
+
+    `budget` comes with the request (see `Request`): every context of one text is given the same budget, so each
+    text token sees the same history of the text whatever the context. A request without one (0) that does not
+    fit gets the room its own context leaves.
+
+    Examples:
+        >>> plan_request(3, 5, 0, max_length=16)
+        [Window(start=0, end=5, score_from=0)]
+        >>> plan_request(3, 12, 6, max_length=10, stride=3)[:2]
+        [Window(start=0, end=6, score_from=0), Window(start=3, end=9, score_from=6)]
+    """
+    if not max_length or (not budget and n_context + n_target <= max_length):
+        return [Window(0, n_target, 0)]
+    room = text_budget(n_context, max_length=max_length)
+    if budget > room:
+        raise InputValidationError(
+            f"windows: a request asks for {budget} text tokens per window after a context of {n_context} tokens, "
+            f"but the window is {max_length}."
+        )
+    return plan_windows(n_target, budget=budget or room, stride=stride)

@@ -46,6 +46,9 @@ class CachingBackend:
     def tokenize(self, text: str) -> TokenizedText:
         return self.inner.tokenize(text)
 
+    def context_length(self, context: str) -> int:
+        return self.inner.context_length(context)
+
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
         # A result with entropies also serves a request without them.
         def lookup(req: Request) -> TokenLogProbs | None:

@@ -1,8 +1,9 @@
 """Replay per-token log-probabilities recorded earlier (from arrays or JSONL), and record them.
 
 A JSONL file holds one object per line: an `info` line (the BackendInfo of the run that produced it),
-`tokens` lines (a text's token ids and character offsets) and `logprobs` lines (a context, target ids,
-natural-log probabilities and optionally entropies). `RecordingBackend` writes such a file while scoring with
+`tokens` lines (a text's token ids and character offsets), `context` lines (the tokens a context takes, for runs
+with a window) and `logprobs` lines (a context, target ids, the window budget, natural-log probabilities and
+optionally entropies). `RecordingBackend` writes such a file while scoring with
 any backend; `PrecomputedBackend.from_jsonl` replays it exactly, with no model.
 """
 
@@ -27,8 +28,9 @@ class PrecomputedBackend:
 
     Args:
         tokens: text -> (token ids, character offsets).
-        logprobs: (context, target ids) -> natural-log probabilities, or (log-probs, entropies).
+        logprobs: (context, target ids[, window budget]) -> natural-log probabilities, or (log-probs, entropies).
         info: the settings of the run the numbers came from.
+        context_lengths: context -> tokens it takes (needed to replay a run with a window).
 
     Examples:
         >>> b = PrecomputedBackend.example()
@@ -41,13 +43,16 @@ class PrecomputedBackend:
         tokens: Mapping[str, tuple[Sequence[int], Sequence[Sequence[int]]]],
         logprobs: Mapping[tuple[str, tuple[int, ...]], Any],
         info: BackendInfo,
+        context_lengths: Mapping[str, int] | None = None,
     ) -> None:
+        self._context_lengths = dict(context_lengths or {})
         self._tokens = {
             t: TokenizedText(t, np.asarray(ids, dtype=np.int64), np.asarray(off, dtype=np.int64).reshape(-1, 2))
             for t, (ids, off) in tokens.items()
         }
-        self._logprobs: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, np.ndarray | None]] = {}
-        for (context, ids), value in logprobs.items():
+        self._logprobs: dict[tuple[str, tuple[int, ...], int], tuple[np.ndarray, np.ndarray | None]] = {}
+        for key, value in logprobs.items():
+            context, ids, budget = key if len(key) == 3 else (*key, 0)
             lp, ent = value if isinstance(value, tuple) else (value, None)
             lp = np.asarray(lp, dtype=np.float64)
             if lp.shape != (len(ids),) or np.any(lp > 0) or not np.all(np.isfinite(lp)):
@@ -55,13 +60,20 @@ class PrecomputedBackend:
                     f"PrecomputedBackend: expected {len(ids)} finite natural-log probabilities <= 0 for context "
                     f"{context!r:.40}, got shape {lp.shape}, max {np.max(lp) if lp.size else 'n/a'}."
                 )
-            self._logprobs[(context, tuple(int(i) for i in ids))] = (
+            self._logprobs[(context, tuple(int(i) for i in ids), int(budget))] = (
                 lp, None if ent is None else np.asarray(ent, dtype=np.float64))
         self._info = info
 
     @property
     def info(self) -> BackendInfo:
         return self._info
+
+    def context_length(self, context: str) -> int:
+        """Tokens of a context, as recorded (needed only for a run with a window)."""
+        try:
+            return self._context_lengths[context]
+        except KeyError:
+            raise BackendError(f"PrecomputedBackend: no context length recorded for {context!r:.60}.") from None
 
     def tokenize(self, text: str) -> TokenizedText:
         try:
@@ -72,7 +84,7 @@ class PrecomputedBackend:
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
         out = []
         for req in requests:
-            found = self._logprobs.get((req.context, req.target_ids))
+            found = self._logprobs.get((req.context, req.target_ids, req.budget))
             if found is None:
                 raise BackendError(
                     f"PrecomputedBackend: no log-probs recorded for context {req.context!r:.60} and "
@@ -87,23 +99,26 @@ class PrecomputedBackend:
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> PrecomputedBackend:
         """Build from parsed JSONL records (see the module docstring)."""
-        info, tokens, logprobs = None, {}, {}
+        info, tokens, logprobs, lengths = None, {}, {}, {}
         for n, rec in enumerate(records, 1):
             kind = rec.get("type")
             if kind == "info":
                 info = BackendInfo(**{k: rec[k] for k in BackendInfo.__dataclass_fields__})
             elif kind == "tokens":
                 tokens[rec["text"]] = (rec["token_ids"], rec["offsets"])
+            elif kind == "context":
+                lengths[rec["context"]] = int(rec["length"])
             elif kind == "logprobs":
-                key = (rec["context"], tuple(rec["target_ids"]))
+                key = (rec["context"], tuple(rec["target_ids"]), int(rec.get("budget", 0)))
                 logprobs[key] = (rec["logprobs"], rec.get("entropy"))
             else:
                 raise InputValidationError(
-                    f"PrecomputedBackend: record {n}: expected type 'info', 'tokens' or 'logprobs', got {kind!r}."
+                    f"PrecomputedBackend: record {n}: expected type 'info', 'tokens', 'context' or 'logprobs', got "
+                    f"{kind!r}."
                 )
         if info is None:
             raise InputValidationError("PrecomputedBackend: expected an 'info' record, got none.")
-        return cls(tokens, logprobs, info)
+        return cls(tokens, logprobs, info, lengths)
 
     @classmethod
     def from_jsonl(cls, path: str | os.PathLike[str]) -> PrecomputedBackend:
@@ -149,6 +164,11 @@ class RecordingBackend:
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
+    def context_length(self, context: str) -> int:
+        length = self.inner.context_length(context)
+        self._append({"type": "context", "context": context, "length": int(length)})
+        return length
+
     def tokenize(self, text: str) -> TokenizedText:
         tok = self.inner.tokenize(text)
         self._append({"type": "tokens", "text": text, "token_ids": tok.token_ids.tolist(),
@@ -159,6 +179,7 @@ class RecordingBackend:
         results = self.inner.score(requests, entropy=entropy)
         for req, res in zip(requests, results):
             self._append({"type": "logprobs", "context": req.context, "target_ids": list(req.target_ids),
+                          "budget": req.budget,
                           "logprobs": res.logprobs.tolist(),
                           "entropy": None if res.entropy is None else res.entropy.tolist()})
         return results
