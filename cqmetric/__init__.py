@@ -11,7 +11,17 @@ Examples:
     1.0
 """
 
-from cqmetric.api import CorpusScore, ScoreResult, build_signature, dimensions, fit_norms, get_backend, profiles, score
+from cqmetric.api import (
+    AnalysisResult,
+    CorpusScore,
+    ScoreResult,
+    build_signature,
+    dimensions,
+    fit_norms,
+    get_backend,
+    profiles,
+    score,
+)
 from cqmetric.constraints import DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
 from cqmetric.errors import (
     BackendError,
@@ -21,18 +31,22 @@ from cqmetric.errors import (
     DegenerateInputWarning,
     InputValidationError,
     MissingDependencyError,
+    ModelFolderError,
 )
 from cqmetric.scorers import (
     CalibratedSurprise,
     ConstraintFit,
     ContextCalibration,
+    External,
     Interaction,
     Length,
     QuietGate,
     Residual,
+    SoftGate,
     Surprise,
     WeightedSum,
 )
+from cqmetric.options import ScoreOptions
 from cqmetric.signature import Signature
 from cqmetric.version import __version__
 
@@ -45,7 +59,9 @@ __all__ = [
     "fit_norms",
     "get_backend",
     "ScoreResult",
+    "ScoreOptions",
     "CorpusScore",
+    "AnalysisResult",
     "Signature",
     "Constraint",
     "ConstraintSet",
@@ -59,6 +75,8 @@ __all__ = [
     "Length",
     "ConstraintFit",
     "QuietGate",
+    "SoftGate",
+    "External",
     "WeightedSum",
     "BackendError",
     "CQMetricError",
@@ -67,4 +85,5 @@ __all__ = [
     "DegenerateInputWarning",
     "InputValidationError",
     "MissingDependencyError",
+    "ModelFolderError",
 ]

@@ -63,7 +63,19 @@ def check_texts(where: str, texts: Any, *, name: str = "texts") -> list[str]:
             raise InputValidationError(
                 f"{where}: expected `{name}[{i}]` to be a non-empty text, got {t!r}; drop empty texts first."
             )
+        check_encodable(where, f"{name}[{i}]", t)
     return out
+
+
+def check_encodable(where: str, name: str, text: str) -> None:
+    """Raise unless `text` is valid Unicode (UTF-8 encodable): a lone surrogate such as "\\ud800" is not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputValidationError(
+            f"{where}: expected `{name}` to be valid Unicode text, got a lone surrogate {text[exc.start]!r} at "
+            f"character {exc.start} ({text[max(0, exc.start - 20):exc.start]!r} before it)."
+        ) from None
 
 
 def check_same_length(where: str, **arrays: Sized) -> int:

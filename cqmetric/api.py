@@ -4,74 +4,86 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import check_option, check_positive_int, check_same_length, check_texts
+from cqmetric._validation import check_positive_int, check_same_length, check_texts
 from cqmetric.backends.base import LogProbBackend
-from cqmetric.constraints import DEFAULT_TEMPLATE, ConstraintSet, Template, as_constraint_set
+from cqmetric.constraints import ConstraintSet, as_constraint_set
 from cqmetric.errors import InputValidationError
 from cqmetric.evidence import Evidence, Need, gather
-from cqmetric.information import NORMALIZATIONS, ChainRuleProfile, DimensionAnalysis, chain_rule_profile
-from cqmetric.scorers import ESTIMATORS, Scorer, check_scorers, default_scorers, dimension_analysis, spec
+from cqmetric.information import chain_rule_profile
+from cqmetric.options import AGGREGATIONS, BACKEND_SETTINGS, ScoreOptions
+from cqmetric.scorers import DEFAULT_NAMES, Scorer, dimension_analysis, resolve_scorers, spec, unit_of
 from cqmetric.signature import Signature
 from cqmetric.types import TokenizedText
 from cqmetric.version import __version__
 
-AGGREGATIONS = ("token", "text")
+__all__ = ["score", "build_signature", "dimensions", "profiles", "fit_norms", "get_backend", "ScoreResult",
+           "CorpusScore", "AnalysisResult", "AGGREGATIONS"]
+
 _BACKENDS: dict[tuple[Any, ...], LogProbBackend] = {}
+_SPEED_SETTINGS = ("batch_size", "batch_tokens")  # change speed, never numbers
 
 
-def get_backend(
-    model: Any = None,
-    *,
-    dtype: str | None = None,
-    device: str | None = None,
-    start_token: str | None = None,
-    max_length: int | None = None,
-    stride: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = False,
-) -> LogProbBackend:
-    """Resolve `model` to a backend, loading it once per process and setting and reusing it afterwards.
+def get_backend(model: Any = None, *, progress: bool = False, **settings: Any) -> LogProbBackend:
+    """Resolve `model` to a backend, loading it once per process and reusing it afterwards.
 
-    `model` is None (the embedded SmolLM2-135M), a local path or cached id, a `(model, tokenizer)` pair, or
-    any object with the backend protocol (then model settings belong on that object, not here).
+    Args:
+        model: None (the embedded SmolLM2-135M), a local model folder, a `.gguf` file, an id already in the local
+            Hugging Face cache, a `(model, tokenizer)` pair, or any object with the backend protocol (then the
+            settings that change numbers belong on that object, not here).
+        progress: show a progress bar over batches.
+        **settings: backend settings of `ScoreOptions` (dtype, device, start_token, max_length, stride,
+            batch_size, batch_tokens); None leaves the backend's default.
     """
-    settings = {"dtype": dtype, "device": device, "start_token": start_token, "max_length": max_length,
-                "stride": stride}
+    unknown = sorted(set(settings) - set(BACKEND_SETTINGS))
+    if unknown:
+        raise InputValidationError(f"get_backend: got unknown setting(s) {unknown}; allowed: {', '.join(BACKEND_SETTINGS)}.")
+    options = {k: v for k, v in settings.items() if v is not None}
+    speed = {k: options.pop(k) for k in _SPEED_SETTINGS if k in options}
     if isinstance(model, LogProbBackend):
-        given = sorted(k for k, v in settings.items() if v is not None)
-        if given:
+        if options:
             raise InputValidationError(
-                f"score: got a backend object and model settings {given}; set them on the backend instead."
+                f"score: got a backend object and model settings {sorted(options)}; set them on the backend instead."
             )
         backend = model
-    else:
+    elif isinstance(model, tuple) and len(model) == 2:
         from cqmetric.backends.hf import HFBackend
 
-        options = {k: v for k, v in settings.items() if v is not None}
-        if isinstance(model, tuple) and len(model) == 2:
-            backend = HFBackend(model[0], model[1], **options)
-        else:
-            key = (None if model is None else str(model), tuple(sorted(options.items())))
-            backend = _BACKENDS.get(key)
-            if backend is None:
-                if model is None:
-                    from cqmetric.backends.embedded import load_embedded
-
-                    backend = load_embedded(**options)
-                else:
-                    backend = HFBackend(model, **options)
-                _BACKENDS[key] = backend
-    if batch_size is not None and hasattr(backend, "batch_size"):
-        backend.batch_size = check_positive_int("score", "batch_size", batch_size)  # changes speed, not numbers
+        backend = HFBackend(model[0], model[1], **options)
+    elif model is None or isinstance(model, (str, os.PathLike)):
+        key = (None if model is None else str(model), tuple(sorted(options.items())))
+        backend = _BACKENDS.get(key)
+        if backend is None:
+            backend = _load(model, options)
+            _BACKENDS[key] = backend
+    else:
+        raise InputValidationError(
+            "score: expected `model` to be None (the embedded model), a local model path, a (model, tokenizer) pair "
+            f"or a backend object, got {type(model).__name__} ({model!r:.60})."
+        )
+    for name, value in speed.items():
+        if hasattr(backend, name):
+            setattr(backend, name, check_positive_int("score", name, value, minimum=0 if name == "batch_tokens" else 1))
     if hasattr(backend, "progress"):
         backend.progress = progress
     return backend
+
+
+def _load(model: str | os.PathLike[str] | None, options: dict[str, Any]) -> LogProbBackend:
+    """A new backend for a model name (None: the embedded model; "vllm:PATH": vLLM in process)."""
+    if model is None:
+        from cqmetric.backends.embedded import load_embedded
+
+        return load_embedded(**options)
+    from cqmetric.backends.hf import HFBackend
+
+    return HFBackend(model, **options)
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ class ScoreResult:
     corpus: Mapping[str, CorpusScore]
     signature: Signature
     per_token: tuple[dict[str, Any], ...] | None = None
+    units: Mapping[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -114,7 +127,7 @@ class ScoreResult:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-safe dict per text: every score (bits), `n_tokens`, and `tokens` when details were asked."""
-        names = ["calibrated_surprise", "surprise", "residual"]
+        names = list(DEFAULT_NAMES)
         names += [n for n in self.scores if n not in names]
         records = []
         for k in range(len(self.texts)):
@@ -148,8 +161,10 @@ class ScoreResult:
         widths = [max(len(r[i]) for r in [head, *rows, corpus]) for i in range(len(head))]
         line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
         rule = "-" * len(line(head))
+        units = self.units or {}
+        measured = "; ".join(f"{n} in {units.get(n, '?')}" for n in names)
         return "\n".join([line(head), rule, *map(line, rows), rule, line(corpus),
-                          f"scores in bits/{self.signature['norm']}; signature: {self.signature.format()}"])
+                          f"{measured}; signature: {self.signature.format()}"])
 
 
 def _json_default(value: Any) -> Any:
@@ -191,6 +206,11 @@ def _prepare(where: str, texts: Any, constraints: Any) -> tuple[list[str], list[
             f"{where}: expected `constraints` to be a list with one prompt or constraint set per text, "
             f"got a single {type(constraints).__name__}; use [c] * len(texts) to share it."
         )
+    if not isinstance(constraints, (Sequence, np.ndarray)):
+        raise InputValidationError(
+            f"{where}: expected `constraints` to be a list with one prompt or constraint set per text, "
+            f"got {type(constraints).__name__}."
+        )
     constraints = list(constraints)
     check_same_length(where, texts=texts, constraints=constraints)
     return texts, [as_constraint_set(c, where=where, index=i) for i, c in enumerate(constraints)]
@@ -225,47 +245,28 @@ def score(
     *,
     model: Any = None,
     scorers: Sequence[Scorer] | Mapping[str, Scorer] | None = None,
-    estimator: str = "pointwise",
-    normalization: str = "token",
-    aggregation: str = "token",
-    template: Template = DEFAULT_TEMPLATE,
-    batch_size: int | None = None,
-    dtype: str | None = None,
-    device: str | None = None,
-    start_token: str | None = None,
-    max_length: int | None = None,
-    stride: int | None = None,
-    details: bool = False,
-    n_bootstrap: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
-    progress: bool = False,
+    defaults: bool = True,
+    options: ScoreOptions | None = None,
+    **settings: Any,
 ) -> ScoreResult:
     """Score texts for calibrated surprise I(X;Y) = H(X) - H(X|Y), surprise H(X) and residual H(X|Y).
 
     Args:
         texts: the texts X.
         constraints: one prompt string or `ConstraintSet` per text; None scores surprise only.
-        model: None (the embedded SmolLM2-135M), a local model path, a (model, tokenizer) pair, or a backend.
-        scorers: extra or replacement scorers (list or name -> scorer); default: the three scores above.
-        estimator: "pointwise" (log-prob of the observed token) or "expected" (prediction entropy).
-        normalization: "token" (bits/token), "sum" (bits), "byte" (bits/byte) or "word" (bits/word).
-        aggregation: corpus aggregate: "token" (pooled over all tokens/bytes/words) or "text" (mean of texts).
-        template: renders constraints into a context; the unconstrained context is its empty rendering.
-        batch_size: sequences per forward pass (speed only: results do not depend on it).
-        dtype: "float32" (default) or "bfloat16".
-        device: "cpu" (default), "cuda", ...
-        start_token: "auto", "prepend" or "none" (see `HFBackend`).
-        max_length: window in tokens; longer texts are scored with a sliding window, never truncated.
-        stride: new tokens per window after the first.
-        details: add per-token s_t, c_t, i_t (and entropies) to the records.
-        n_bootstrap: resamples for the corpus confidence interval (0: none).
-        seed: seed of the bootstrap.
-        confidence: level of the interval.
-        progress: show a progress bar.
+        model: None (the embedded SmolLM2-135M), a local model folder or `.gguf` file, a `(model, tokenizer)`
+            pair, or a backend object (see `get_backend`).
+        scorers: more scorers (a list, or a dict name -> scorer). They inherit the call's `estimator` and
+            `normalization`; a scorer that fixes another one is refused, and so is one that would silently
+            replace a default score of the same name.
+        defaults: also compute the three default scores (only `surprise` without constraints).
+        options: a `ScoreOptions` holding the settings below (settings given by keyword override it).
+        **settings: any field of `ScoreOptions`: estimator, normalization, aggregation, template, batch_size,
+            batch_tokens, dtype, device, start_token, max_length, stride, details, n_bootstrap, seed,
+            confidence, progress. Everything is checked before the model loads.
 
     Returns:
-        ScoreResult with `to_records()`, `corpus`, `signature` and `per_token` (when `details`).
+        ScoreResult with `to_records()`, `corpus`, `signature`, `units` and `per_token` (with `details=True`).
 
     Examples:
         >>> from cqmetric.backends.precomputed import PrecomputedBackend
@@ -275,80 +276,116 @@ def score(
         {'calibrated_surprise': 1.0, 'surprise': 3.0, 'residual': 2.0, 'n_tokens': 3}
     """
     where = "score"
+    opts = ScoreOptions.from_settings(where, options, **settings)
     texts, sets = _prepare(where, texts, constraints)
-    check_option(where, "estimator", estimator, ESTIMATORS)
-    check_option(where, "normalization", normalization, NORMALIZATIONS)
-    check_option(where, "aggregation", aggregation, AGGREGATIONS)
-    if not isinstance(template, Template):
-        raise InputValidationError(f"{where}: expected `template` to be a cqmetric.Template, got {type(template).__name__}.")
-    if not (isinstance(n_bootstrap, int) and n_bootstrap >= 0):
-        raise InputValidationError(f"{where}: expected `n_bootstrap` to be an integer >= 0, got {n_bootstrap!r}.")
-    if not 0 < confidence < 1:
-        raise InputValidationError(f"{where}: expected `confidence` in (0, 1), got {confidence!r}.")
-    members = default_scorers(constrained=sets is not None, estimator=estimator, normalization=normalization)
-    custom = scorers is not None
-    if custom:
-        extra = check_scorers(where, scorers)
-        members = {**{k: v for k, v in members.items() if k not in extra}, **extra}
+    members = resolve_scorers(where, scorers, constrained=sets is not None, estimator=opts.estimator,
+                              normalization=opts.normalization, defaults=bool(defaults), n_texts=len(texts))
 
-    backend = get_backend(model, dtype=dtype, device=device, start_token=start_token, max_length=max_length,
-                          stride=stride, batch_size=batch_size, progress=progress)
+    if opts.details and "tokens" in members:
+        raise InputValidationError(f"{where}: a scorer named 'tokens' clashes with the per-token details; rename it.")
+    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
     tokens = _tokenize(where, backend, texts)
     needs: set[Need] = set().union(*(s.needs for s in members.values()))
-    if details and sets is not None:
+    if opts.details and sets is not None:
         needs |= {Need("constrained")}
-    evidence = gather(backend, tokens, sets, template, needs)
+    evidence = gather(backend, tokens, sets, opts.template, needs)
 
-    values = {name: np.array([s.compute(ev) for ev in evidence]) for name, s in members.items()}
+    values = {name: np.array([s.compute(ev) for ev in evidence], dtype=np.float64) for name, s in members.items()}
     corpus = {}
     for name, s in members.items():
-        pooled = aggregation == "token" and hasattr(s, "pooled") and getattr(s, "normalization", "") != "sum"
+        pooled = opts.aggregation == "token" and hasattr(s, "pooled") and getattr(s, "_normalization", "") != "sum"
         if pooled:
             num, den = map(np.array, zip(*(s.pooled(ev) for ev in evidence)))
         else:
             num, den = values[name], np.ones(len(evidence))
-        corpus[name] = _corpus_score(num, den, "token" if pooled else "text", n_bootstrap, seed, confidence)
+        corpus[name] = _corpus_score(num, den, "token" if pooled else "text", opts.n_bootstrap, opts.seed,
+                                     opts.confidence)
 
-    signature = build_signature(backend, template=template, estimator=estimator, normalization=normalization,
-                                aggregation=aggregation, scorers=members if custom else None,
-                                n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
     return ScoreResult(
         texts=tuple(texts), scores=values, n_tokens=np.array([ev.n_tokens for ev in evidence]),
-        corpus=corpus, signature=signature,
-        per_token=tuple(_per_token_detail(ev) for ev in evidence) if details else None,
+        corpus=corpus, signature=_signature(backend, opts, members, defaults=bool(defaults)),
+        per_token=tuple(_per_token_detail(ev) for ev in evidence) if opts.details else None,
+        units={name: unit_of(s) for name, s in members.items()},
+    )
+
+
+def _scorers_field(members: Mapping[str, Scorer], *, defaults: bool) -> str:
+    """"default" for exactly the default scores; else every member as `name=spec` (or `spec` when it is its name)."""
+    if defaults and set(members) <= set(DEFAULT_NAMES):
+        return "default"
+    return "+".join(spec(s) if s.name == k else f"{k}={spec(s)}" for k, s in members.items())
+
+
+def _signature(backend: LogProbBackend, opts: ScoreOptions, members: Mapping[str, Scorer] | None, *,
+               defaults: bool = True, scorers_field: str | None = None) -> Signature:
+    info = backend.info
+    return Signature.build(
+        model=f"{info.model}@{info.weights}", dtype=info.dtype, start=info.start_token,
+        window=f"{info.max_length}/{info.stride or 'auto'}" if info.max_length else "none",
+        template=opts.template.fingerprint, estimator=opts.estimator, units="bits", norm=opts.normalization,
+        agg=opts.aggregation,
+        scorers=scorers_field or _scorers_field(members or {}, defaults=defaults),
+        bootstrap=f"{opts.n_bootstrap}@{opts.confidence:g}" if opts.n_bootstrap else "0",
+        seed=opts.seed if opts.n_bootstrap else None, version=__version__,
     )
 
 
 def build_signature(
     backend: LogProbBackend,
     *,
-    template: Template = DEFAULT_TEMPLATE,
-    estimator: str = "pointwise",
-    normalization: str = "token",
-    aggregation: str = "token",
-    scorers: Mapping[str, Scorer] | None = None,
-    n_bootstrap: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    scorers: Sequence[Scorer] | Mapping[str, Scorer] | None = None,
+    defaults: bool = True,
+    constrained: bool = True,
+    options: ScoreOptions | None = None,
+    **settings: Any,
 ) -> Signature:
     """The signature `score()` would give for these settings, without scoring anything.
 
-    `scorers=None` means the default three scores; otherwise every scorer and its params are listed.
+    Takes what `score()` takes (scorers, defaults, options and settings) plus `constrained` (whether the call
+    passes constraints), and resolves the scorers with the same function, so the two always agree.
 
     Examples:
         >>> from cqmetric.backends.precomputed import PrecomputedBackend
         >>> build_signature(PrecomputedBackend.example(), n_bootstrap=0).format(short=True)[:40]
         'm:example@none|dt:n/a|st:none|win:none|t'
     """
-    info = backend.info
-    return Signature.build(
-        model=f"{info.model}@{info.weights}", dtype=info.dtype, start=info.start_token,
-        window=f"{info.max_length}/{info.stride}" if info.max_length else "none",
-        template=template.fingerprint, estimator=estimator, units="bits", norm=normalization, agg=aggregation,
-        scorers="default" if scorers is None else "+".join(spec(s) for s in scorers.values()),
-        bootstrap=f"{n_bootstrap}@{confidence:g}" if n_bootstrap else "0", seed=seed if n_bootstrap else None,
-        version=__version__,
-    )
+    opts = ScoreOptions.from_settings("build_signature", options, **settings)
+    members = resolve_scorers("build_signature", scorers, constrained=constrained, estimator=opts.estimator,
+                              normalization=opts.normalization, defaults=bool(defaults))
+    return _signature(backend, opts, members, defaults=bool(defaults))
+
+
+@dataclass(frozen=True)
+class AnalysisResult(Sequence):
+    """Per-text analyses (`dimensions()` or `profiles()`) and the signature of the settings behind them.
+
+    Behaves as a sequence of the per-text results.
+    """
+
+    items: tuple[Any, ...]
+    signature: Signature
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.items[index]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signature": self.signature.format(), "items": [item.to_dict() for item in self.items]}
+
+
+_ANALYSIS_SETTINGS = ("template", *BACKEND_SETTINGS, "progress")
+
+
+def _analysis_options(where: str, options: ScoreOptions | None, settings: dict[str, Any]) -> ScoreOptions:
+    refused = sorted(set(settings) - set(_ANALYSIS_SETTINGS))
+    if refused:
+        raise InputValidationError(
+            f"{where}: reports bits with the pointwise estimator and takes no {', '.join(map(repr, refused))}; "
+            f"its settings are {', '.join(_ANALYSIS_SETTINGS)}."
+        )
+    return ScoreOptions.from_settings(where, options, n_bootstrap=0, **settings)
 
 
 def dimensions(
@@ -357,20 +394,30 @@ def dimensions(
     *,
     by: str = "source",
     model: Any = None,
-    template: Template = DEFAULT_TEMPLATE,
-    batch_size: int | None = None,
-) -> list[DimensionAnalysis]:
+    options: ScoreOptions | None = None,
+    **settings: Any,
+) -> AnalysisResult:
     """Per-dimension I(X;Y_d), joint I(X;Y), interaction and exact Shapley attributions (bits/token) per text.
 
-    With k dimensions present in a text's constraint set, its 2^k subsets are each scored once.
+    With k dimensions present in a text's constraint set, its 2^k subsets are each scored once. Settings: the
+    template and the backend settings of `ScoreOptions` (dtype, device, window, batching, progress).
     """
-    texts, sets = _prepare("dimensions", texts, constraints)
+    where = "dimensions"
+    opts = _analysis_options(where, options, settings)
+    texts, sets = _prepare(where, texts, constraints)
     if sets is None:
-        raise InputValidationError("dimensions: expected one constraint set per text, got constraints=None.")
-    check_option("dimensions", "by", by, ("source", "aspect"))
-    backend = get_backend(model, batch_size=batch_size)
-    evidence = gather(backend, _tokenize("dimensions", backend, texts), sets, template, {Need("dimensions", by)})
-    return [dimension_analysis(ev, by=by) for ev in evidence]
+        raise InputValidationError(f"{where}: expected one constraint set per text, got constraints=None.")
+    if by not in ("source", "aspect"):
+        raise InputValidationError(f"{where}: got by={by!r}; allowed: 'source', 'aspect'.")
+    for i, ys in enumerate(sets):
+        try:
+            ys.groups(by)
+        except InputValidationError as exc:
+            raise InputValidationError(f"{where}: constraints[{i}]: {exc}") from None
+    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
+    evidence = gather(backend, _tokenize(where, backend, texts), sets, opts.template, {Need("dimensions", by)})
+    return AnalysisResult(tuple(dimension_analysis(ev, by=by) for ev in evidence),
+                          _signature(backend, opts, None, scorers_field=f"dimensions(by={by})"))
 
 
 def profiles(
@@ -379,26 +426,31 @@ def profiles(
     *,
     unit: str = "sentence",
     model: Any = None,
-    template: Template = DEFAULT_TEMPLATE,
-    batch_size: int | None = None,
-) -> list[ChainRuleProfile]:
+    options: ScoreOptions | None = None,
+    **settings: Any,
+) -> AnalysisResult:
     """The chain-rule profile of each text: I(X_j; Y | X_<j) per unit (bits), shares and concentration.
 
-    Units: "sentence", "paragraph" or "tokens:N".
+    Units: "sentence", "paragraph" or "tokens:N". Settings as for `dimensions`.
     """
     from cqmetric.evidence import split_units
 
-    texts, sets = _prepare("profiles", texts, constraints)
+    where = "profiles"
+    opts = _analysis_options(where, options, settings)
+    texts, sets = _prepare(where, texts, constraints)
     if sets is None:
-        raise InputValidationError("profiles: expected one prompt or constraint set per text, got None.")
-    backend = get_backend(model, batch_size=batch_size)
-    tokens = _tokenize("profiles", backend, texts)
-    evidence = gather(backend, tokens, sets, template, {Need("constrained")})
+        raise InputValidationError(f"{where}: expected one prompt or constraint set per text, got None.")
+    if not isinstance(unit, str) or not (unit in ("sentence", "paragraph") or unit.startswith("tokens:")):
+        raise InputValidationError(f"{where}: got unit={unit!r}; allowed: 'sentence', 'paragraph', 'tokens:N'.")
+    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
+    tokens = _tokenize(where, backend, texts)
+    evidence = gather(backend, tokens, sets, opts.template, {Need("constrained")})
     out = []
     for tok, ev in zip(tokens, evidence):
         spans, index = split_units(tok, unit)
         out.append(chain_rule_profile(ev.s - ev.c, index, spans))
-    return out
+    opts = ScoreOptions.from_settings(where, opts, normalization="sum")
+    return AnalysisResult(tuple(out), _signature(backend, opts, None, scorers_field=f"profile(unit={unit})"))
 
 
 def fit_norms(result: ScoreResult, names: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cqmetric._validation import check_encodable
 from cqmetric.errors import InputValidationError
 
 SOURCES = ("intent", "audience", "reality")
@@ -50,6 +51,7 @@ class Constraint:
             raise InputValidationError(
                 f"Constraint: expected `text` to be a non-empty string, got {self.text!r}."
             )
+        check_encodable("Constraint", "text", self.text)
         if self.source not in SOURCES:
             raise InputValidationError(
                 f"Constraint: got source={self.source!r}; allowed: {', '.join(map(repr, SOURCES))}."
@@ -75,7 +77,18 @@ class ConstraintSet:
         """Build a set from keyword arguments named by source: `ConstraintSet.of(intent=..., reality=[...])`."""
         items: list[Constraint] = []
         for source, texts in by_source.items():
-            for text in [texts] if isinstance(texts, str) else texts:
+            if source not in SOURCES:
+                raise InputValidationError(
+                    f"ConstraintSet: got source {source!r}; allowed: {', '.join(map(repr, SOURCES))}."
+                )
+            if isinstance(texts, str):
+                texts = [texts]
+            elif not isinstance(texts, (list, tuple)):
+                raise InputValidationError(
+                    f"ConstraintSet: expected the {source!r} statements to be a string or a list of strings, "
+                    f"got {type(texts).__name__} ({texts!r:.60})."
+                )
+            for text in texts:
                 items.append(Constraint(text, source=source))
         return cls(tuple(items))
 
@@ -89,7 +102,21 @@ class ConstraintSet:
         """Read `[{"text":..., "source":..., "aspect":...}, ...]` or `{"intent": "...", ...}`."""
         if isinstance(data, Mapping):
             return cls.of(**data)
-        return cls(tuple(Constraint(**dict(d)) for d in data))
+        items = []
+        for i, d in enumerate(data):
+            if not isinstance(d, Mapping):
+                raise InputValidationError(
+                    f"ConstraintSet: expected statement {i} to be a dict with 'text' (and 'source', 'aspect'), "
+                    f"got {type(d).__name__} ({d!r:.60})."
+                )
+            extra = sorted(set(d) - {"text", "source", "aspect"})
+            if extra or "text" not in d:
+                raise InputValidationError(
+                    f"ConstraintSet: expected statement {i} to have the keys 'text' (required), 'source' and 'aspect', "
+                    f"got {sorted(d)}."
+                )
+            items.append(Constraint(**dict(d)))
+        return cls(tuple(items))
 
     def to_list(self) -> list[dict[str, Any]]:
         """JSON-safe form, read back by `from_dict`."""
@@ -166,7 +193,16 @@ def as_constraint_set(value: Any, *, where: str, index: int) -> ConstraintSet:
             )
         return ConstraintSet.from_prompt(value)
     if isinstance(value, (Mapping, list, tuple)):
-        return ConstraintSet.from_dict(value)
+        try:
+            ys = ConstraintSet.from_dict(value)
+        except InputValidationError as exc:
+            raise InputValidationError(f"{where}: constraints[{index}]: {exc}") from None
+        if not len(ys):
+            raise InputValidationError(
+                f"{where}: expected `constraints[{index}]` to hold at least one statement, got an empty "
+                f"{type(value).__name__}; pass constraints=None to score surprise only."
+            )
+        return ys
     raise InputValidationError(
         f"{where}: expected `constraints[{index}]` to be a prompt str or a ConstraintSet, "
         f"got {type(value).__name__}."

@@ -4,6 +4,11 @@ A scorer reads an `Evidence` (per-token bits gathered once for all scorers) and 
 It declares the evidence it needs, so a suite can ask the model once per distinct context. Every setting that
 changes a number is in `params()`, which goes into the signature.
 
+The information scorers (calibrated surprise, surprise, residual) leave `estimator` and `normalization` unset by
+default and inherit the call's (`score(..., normalization="byte")`); a scorer given a setting that differs from the
+call's is refused before the model runs, so one result never mixes units. Composite scorers pass the call's
+settings down to their members.
+
 Examples:
     >>> import numpy as np
     >>> from cqmetric.evidence import Evidence
@@ -18,8 +23,10 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -41,7 +48,13 @@ ESTIMATORS = ("pointwise", "expected")
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A named function of the evidence about one text."""
+    """A named function of the evidence about one text.
+
+    Optional members that cqmetric reads when present: `units()` (what the number is measured in, for tables),
+    `bounds` ((low, high) the value always lies in, e.g. (0, 1) for a gate), `with_settings(estimator,
+    normalization)` (a copy that inherits the call's settings) and `check(where, n_texts)` (raise before the model
+    runs when the scorer cannot work on this call).
+    """
 
     name: str
     higher_is_better: bool
@@ -60,36 +73,92 @@ def spec(scorer: Scorer) -> str:
     return f"{scorer.name}({inner})"
 
 
+def unit_of(scorer: Scorer) -> str:
+    """What a scorer's numbers are measured in ("?" for a scorer that does not say)."""
+    units = getattr(scorer, "units", None)
+    return units() if callable(units) else (units or "?")
+
+
+def bind(scorer: Scorer, *, estimator: str, normalization: str, where: str = "score") -> Scorer:
+    """The scorer with the call's estimator and normalization where it leaves them unset (members included).
+
+    A setting the scorer fixes itself must match the call's; otherwise the result would mix units, and it is
+    refused.
+    """
+    with_settings = getattr(scorer, "with_settings", None)
+    return with_settings(estimator, normalization, where=where) if callable(with_settings) else scorer
+
+
+def check_scorer(scorer: Scorer, *, where: str, n_texts: int) -> None:
+    """Run the scorer's own check (if any) before the model runs."""
+    check = getattr(scorer, "check", None)
+    if callable(check):
+        check(where, n_texts)
+
+
 def _denominator(ev: Evidence, normalization: str) -> float:
     return {"token": ev.n_tokens, "sum": 1, "byte": ev.n_bytes, "word": max(ev.n_words, 1)}[normalization]
 
 
+_UNIT = {"token": "bits/token", "sum": "bits", "byte": "bits/byte", "word": "bits/word"}
+
+
 @dataclass(frozen=True)
 class _InformationScorer:
-    """Shared settings of the three text-level scores."""
+    """Shared settings of the three text-level scores; None inherits the call's setting."""
 
-    estimator: str = "pointwise"
-    normalization: str = "token"
+    estimator: str | None = None
+    normalization: str | None = None
 
     def __post_init__(self) -> None:
-        check_option(type(self).__name__, "estimator", self.estimator, ESTIMATORS)
-        check_option(type(self).__name__, "normalization", self.normalization, NORMALIZATIONS)
+        if self.estimator is not None:
+            check_option(type(self).__name__, "estimator", self.estimator, ESTIMATORS)
+        if self.normalization is not None:
+            check_option(type(self).__name__, "normalization", self.normalization, NORMALIZATIONS)
+
+    @property
+    def _estimator(self) -> str:
+        return self.estimator or "pointwise"
+
+    @property
+    def _normalization(self) -> str:
+        return self.normalization or "token"
 
     def params(self) -> dict[str, Any]:
-        return {"estimator": self.estimator, "normalization": self.normalization}
+        return {"estimator": self._estimator, "normalization": self._normalization}
+
+    def units(self) -> str:
+        return _UNIT[self._normalization]
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> _InformationScorer:
+        """A copy with the call's settings filled in; a differing explicit setting is refused."""
+        for field_name, mine, call in (("estimator", self.estimator, estimator),
+                                       ("normalization", self.normalization, normalization)):
+            if mine is not None and mine != call:
+                raise InputValidationError(
+                    f"{where}: {type(self).__name__}({field_name}={mine!r}) differs from the call's "
+                    f"{field_name}={call!r}, so one result would mix units; leave it unset to inherit the call's "
+                    f"setting, or score it in a call of its own."
+                )
+        return replace(self, estimator=estimator, normalization=normalization)
 
     def _unconstrained(self, ev: Evidence) -> np.ndarray:
-        return ev.s if self.estimator == "pointwise" else ev.h0
+        return ev.s if self._estimator == "pointwise" else ev.h0
 
     def _constrained(self, ev: Evidence) -> np.ndarray:
-        return ev.c if self.estimator == "pointwise" else ev.hy
+        return ev.c if self._estimator == "pointwise" else ev.hy
 
     def _reduce(self, ev: Evidence, bits: np.ndarray) -> float:
-        return reduce_bits(bits, normalization=self.normalization, n_bytes=ev.n_bytes, n_words=max(ev.n_words, 1))
+        return reduce_bits(bits, normalization=self._normalization, n_bytes=ev.n_bytes, n_words=max(ev.n_words, 1))
 
     def pooled(self, ev: Evidence) -> tuple[float, float]:
         """(numerator, denominator) whose corpus sums give the token/byte/word-weighted corpus score."""
-        return self.compute(ev) * _denominator(ev, self.normalization), _denominator(ev, self.normalization)
+        den = _denominator(ev, self._normalization)
+        return self.compute(ev) * den, den
+
+    @property
+    def _needs_entropy(self) -> set[Need]:
+        return {ENTROPY} if self._estimator == "expected" else set()
 
 
 @dataclass(frozen=True)
@@ -104,7 +173,7 @@ class CalibratedSurprise(_InformationScorer):
 
     @property
     def needs(self) -> frozenset[Need]:
-        return frozenset({CONSTRAINED} | ({ENTROPY} if self.estimator == "expected" else set()))
+        return frozenset({CONSTRAINED} | self._needs_entropy)
 
     def compute(self, ev: Evidence) -> float:
         return self._reduce(ev, pointwise_information(self._unconstrained(ev), self._constrained(ev)))
@@ -119,7 +188,7 @@ class Surprise(_InformationScorer):
 
     @property
     def needs(self) -> frozenset[Need]:
-        return frozenset({ENTROPY}) if self.estimator == "expected" else frozenset()
+        return frozenset(self._needs_entropy)
 
     def compute(self, ev: Evidence) -> float:
         return self._reduce(ev, self._unconstrained(ev))
@@ -134,7 +203,7 @@ class Residual(_InformationScorer):
 
     @property
     def needs(self) -> frozenset[Need]:
-        return frozenset({CONSTRAINED} | ({ENTROPY} if self.estimator == "expected" else set()))
+        return frozenset({CONSTRAINED} | self._needs_entropy)
 
     def compute(self, ev: Evidence) -> float:
         return self._reduce(ev, self._constrained(ev))
@@ -157,6 +226,9 @@ class ContextCalibration:
 
     def params(self) -> dict[str, Any]:
         return {"unit": self.unit}
+
+    def units(self) -> str:
+        return "bits/token"
 
     def per_unit(self, ev: Evidence) -> np.ndarray:
         """I(X_j; X_<j) in bits for each unit."""
@@ -185,6 +257,9 @@ class Interaction:
     def params(self) -> dict[str, Any]:
         return {"by": self.by}
 
+    def units(self) -> str:
+        return "bits/token"
+
     def compute(self, ev: Evidence) -> float:
         return dimension_analysis(ev, by=self.by).interaction
 
@@ -197,7 +272,7 @@ def dimension_analysis(ev: Evidence, *, by: str = "source") -> DimensionAnalysis
 
 @dataclass(frozen=True)
 class Length:
-    """Text length in tokens or whitespace words: the trivial baseline every validity claim must beat."""
+    """Text length in tokens, whitespace words or UTF-8 bytes: the trivial baseline every validity claim must beat."""
 
     unit: str = "token"
     name: str = field(default="length", init=False)
@@ -213,20 +288,43 @@ class Length:
     def params(self) -> dict[str, Any]:
         return {"unit": self.unit}
 
+    def units(self) -> str:
+        return f"{self.unit}s"
+
     def compute(self, ev: Evidence) -> float:
         return float({"token": ev.n_tokens, "word": ev.n_words, "byte": ev.n_bytes}[self.unit])
 
 
+def _check_member(owner: str, field_name: str, value: Any) -> None:
+    if not isinstance(value, Scorer):
+        raise InputValidationError(
+            f"{owner}: expected `{field_name}` to be a scorer (name, needs, compute(), params()), got {value!r:.80}."
+        )
+
+
+def _check_gate(owner: str, field_name: str, gate: Any) -> None:
+    """`gate` must be a scorer that declares its values lie in [0, 1]."""
+    _check_member(owner, field_name, gate)
+    bounds = getattr(gate, "bounds", None)
+    if bounds is None or not (0.0 <= bounds[0] and bounds[1] <= 1.0):
+        raise InputValidationError(
+            f"{owner}: expected `{field_name}` to be a judgement in [0, 1] (ConstraintFit, SoftGate, External with "
+            f"bounds=(0, 1), or a scorer declaring such bounds), got {spec(gate)} with bounds {bounds}."
+        )
+
+
 @dataclass(frozen=True)
 class ConstraintFit:
-    """1.0 when a scorer's value exceeds `threshold`, else 0.0: a `satisfy` judgement for the QUIET gate."""
+    """1.0 when a scorer's value exceeds `threshold`, else 0.0: a hard `satisfy` judgement for the QUIET gate."""
 
     of: Scorer = field(default_factory=CalibratedSurprise)
     threshold: float = 0.0
     name: str = field(default="constraint_fit", init=False)
     higher_is_better: bool = field(default=True, init=False)
+    bounds: tuple[float, float] = field(default=(0.0, 1.0), init=False)
 
     def __post_init__(self) -> None:
+        _check_member("ConstraintFit", "of", self.of)
         check_finite_number("ConstraintFit", "threshold", self.threshold)
 
     @property
@@ -236,13 +334,125 @@ class ConstraintFit:
     def params(self) -> dict[str, Any]:
         return {"of": spec(self.of), "threshold": self.threshold}
 
+    def units(self) -> str:
+        return "0/1"
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> ConstraintFit:
+        return replace(self, of=bind(self.of, estimator=estimator, normalization=normalization, where=where))
+
+    def check(self, where: str, n_texts: int) -> None:
+        check_scorer(self.of, where=where, n_texts=n_texts)
+
     def compute(self, ev: Evidence) -> float:
         return 1.0 if self.of.compute(ev) > self.threshold else 0.0
 
 
 @dataclass(frozen=True)
+class SoftGate:
+    """A graded `satisfy` judgement in (0, 1): the logistic of (value - center) / scale of a member scorer.
+
+    Unlike `ConstraintFit`, a text just below the threshold is not scored as if it ignored its constraints.
+    """
+
+    of: Scorer = field(default_factory=CalibratedSurprise)
+    center: float = 0.0
+    scale: float = 0.05
+    name: str = field(default="soft_gate", init=False)
+    higher_is_better: bool = field(default=True, init=False)
+    bounds: tuple[float, float] = field(default=(0.0, 1.0), init=False)
+
+    def __post_init__(self) -> None:
+        _check_member("SoftGate", "of", self.of)
+        check_finite_number("SoftGate", "center", self.center)
+        if not check_finite_number("SoftGate", "scale", self.scale) > 0:
+            raise InputValidationError(f"SoftGate: expected `scale` > 0, got {self.scale!r}.")
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        return self.of.needs
+
+    def params(self) -> dict[str, Any]:
+        return {"of": spec(self.of), "center": self.center, "scale": self.scale}
+
+    def units(self) -> str:
+        return "(0,1)"
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> SoftGate:
+        return replace(self, of=bind(self.of, estimator=estimator, normalization=normalization, where=where))
+
+    def check(self, where: str, n_texts: int) -> None:
+        check_scorer(self.of, where=where, n_texts=n_texts)
+
+    def compute(self, ev: Evidence) -> float:
+        z = (self.of.compute(ev) - self.center) / self.scale
+        return float(0.5 * (1.0 + np.tanh(0.5 * z)))  # the logistic function, without overflow
+
+
+@dataclass(frozen=True)
+class External:
+    """Per-text values from outside the model (a judge's verdicts, human labels), in the order of the texts.
+
+    Args:
+        values: one finite number per text of the call it is used in.
+        label: the scorer's name in results.
+        source: where the values come from (goes into the signature, with a hash of the values).
+        bounds: (low, high) every value lies in, e.g. (0, 1) for a verdict used as a gate; None: unbounded.
+    """
+
+    values: tuple[float, ...]
+    label: str = "external"
+    source: str = "unspecified"
+    bounds: tuple[float, float] | None = None
+    higher_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.values, (str, bytes)) or not hasattr(self.values, "__len__"):
+            raise InputValidationError(f"External: expected `values` to be a list of numbers, got {self.values!r:.60}.")
+        values = tuple(check_finite_number("External", f"values[{i}]", v) for i, v in enumerate(self.values))
+        object.__setattr__(self, "values", values)
+        if self.bounds is not None:
+            low, high = (check_finite_number("External", "bounds", b) for b in self.bounds)
+            outside = [i for i, v in enumerate(values) if not low <= v <= high]
+            if outside:
+                raise InputValidationError(
+                    f"External: expected every value in [{low:g}, {high:g}], got {values[outside[0]]!r} at index "
+                    f"{outside[0]} ({len(outside)} outside)."
+                )
+            object.__setattr__(self, "bounds", (low, high))
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        return frozenset()
+
+    def params(self) -> dict[str, Any]:
+        digest = hashlib.sha256(json.dumps(self.values).encode()).hexdigest()[:8]
+        return {"source": self.source, "n": len(self.values), "sha": digest}
+
+    def units(self) -> str:
+        return "given"
+
+    def check(self, where: str, n_texts: int) -> None:
+        if len(self.values) != n_texts:
+            raise InputValidationError(
+                f"{where}: External({self.label!r}) holds {len(self.values)} values, but {n_texts} texts are scored; "
+                "expected one value per text, in the same order."
+            )
+
+    def compute(self, ev: Evidence) -> float:
+        return self.values[ev.index]
+
+
+@dataclass(frozen=True)
 class QuietGate:
-    """QUIET's per-item score: satisfy x (1 + lam x surprise), with `satisfy` in [0, 1]."""
+    """QUIET's per-item score: satisfy x (1 + lam x surprise), with `satisfy` a judgement in [0, 1].
+
+    `satisfy` must declare bounds within [0, 1] (`ConstraintFit`, `SoftGate`, `External(..., bounds=(0, 1))`);
+    anything else is refused when the gate is built, before any model runs.
+    """
 
     satisfy: Scorer
     surprise: Scorer = field(default_factory=Surprise)
@@ -251,6 +461,8 @@ class QuietGate:
     higher_is_better: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
+        _check_gate("QuietGate", "satisfy", self.satisfy)
+        _check_member("QuietGate", "surprise", self.surprise)
         check_finite_number("QuietGate", "lam", self.lam)
 
     @property
@@ -259,6 +471,17 @@ class QuietGate:
 
     def params(self) -> dict[str, Any]:
         return {"satisfy": spec(self.satisfy), "surprise": spec(self.surprise), "lam": self.lam}
+
+    def units(self) -> str:
+        return f"gate x (1 + lam x {unit_of(self.surprise)})"
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> QuietGate:
+        settings = {"estimator": estimator, "normalization": normalization, "where": where}
+        return replace(self, satisfy=bind(self.satisfy, **settings), surprise=bind(self.surprise, **settings))
+
+    def check(self, where: str, n_texts: int) -> None:
+        for member in (self.satisfy, self.surprise):
+            check_scorer(member, where=where, n_texts=n_texts)
 
     def compute(self, ev: Evidence) -> float:
         gate = self.satisfy.compute(ev)
@@ -272,7 +495,8 @@ class WeightedSum:
     """sum_k w_k (x_k - mean_k) / std_k over member scorers, with fixed reference norms.
 
     The norms are fixed numbers (from a reference corpus, see `fit_norms`), never the current batch, so a
-    text's score does not depend on what it is scored with.
+    text's score does not depend on what it is scored with. Fit them under the settings you score with: the
+    members inherit the call's estimator and normalization like any scorer.
 
     Args:
         members: name -> (scorer, weight).
@@ -287,6 +511,17 @@ class WeightedSum:
     higher_is_better: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.members, Mapping) or not self.members:
+            raise InputValidationError(
+                f"WeightedSum: expected `members` to be a non-empty dict name -> (scorer, weight), got {self.members!r:.80}."
+            )
+        for key, member in self.members.items():
+            if not (isinstance(member, tuple) and len(member) == 2):
+                raise InputValidationError(
+                    f"WeightedSum: expected members[{key!r}] to be a (scorer, weight) pair, got {member!r:.80}."
+                )
+            _check_member("WeightedSum", f"members[{key!r}][0]", member[0])
+            check_finite_number("WeightedSum", f"members[{key!r}][1]", member[1])
         missing = sorted(set(self.members) - set(self.norms))
         if missing:
             raise InputValidationError(
@@ -308,6 +543,18 @@ class WeightedSum:
         )
         return {"members": parts, "norms": self.source}
 
+    def units(self) -> str:
+        return "z"
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> WeightedSum:
+        bound = {k: (bind(s, estimator=estimator, normalization=normalization, where=where), w)
+                 for k, (s, w) in self.members.items()}
+        return replace(self, members=bound)
+
+    def check(self, where: str, n_texts: int) -> None:
+        for member, _ in self.members.values():
+            check_scorer(member, where=where, n_texts=n_texts)
+
     def compute(self, ev: Evidence) -> float:
         total = 0.0
         for key, (scorer, weight) in self.members.items():
@@ -316,7 +563,7 @@ class WeightedSum:
         return total
 
 
-DEFAULT_SCORERS: tuple[Scorer, ...] = (CalibratedSurprise(), Surprise(), Residual())
+DEFAULT_NAMES = ("calibrated_surprise", "surprise", "residual")
 
 
 def default_scorers(*, constrained: bool, estimator: str = "pointwise", normalization: str = "token") -> dict[str, Scorer]:
@@ -343,9 +590,56 @@ def check_scorers(where: str, scorers: Any) -> dict[str, Scorer]:
             raise InputValidationError(
                 f"{where}: expected each scorer to have name, needs, compute() and params(), got {scorer!r:.80}."
             )
+        if not isinstance(key, str) or not key or key in ("n_tokens", "signature"):
+            raise InputValidationError(
+                f"{where}: expected each scorer's name to be a non-empty string other than n_tokens and signature "
+                f"(the records hold those), got {key!r}."
+            )
         if key in out:
             raise InputValidationError(
                 f"{where}: two scorers are named {key!r}; pass a dict to give them distinct names."
             )
-        out[str(key)] = scorer
+        out[key] = scorer
     return out
+
+
+def resolve_scorers(
+    where: str,
+    scorers: Any,
+    *,
+    constrained: bool,
+    estimator: str,
+    normalization: str,
+    defaults: bool = True,
+    n_texts: int | None = None,
+) -> dict[str, Scorer]:
+    """The scorers a call computes: the defaults (unless `defaults=False`) and the given ones, bound and checked.
+
+    This one function decides what `score()` computes and what its signature lists, so the two cannot differ.
+    Given scorers inherit the call's estimator and normalization (a differing explicit one is refused); a given
+    scorer may not silently replace a default of the same name: equal ones merge, different ones need
+    `defaults=False` or another name. Everything is checked before any model runs.
+    """
+    members = default_scorers(constrained=constrained, estimator=estimator, normalization=normalization) if defaults else {}
+    if scorers is not None:
+        for key, scorer in check_scorers(where, scorers).items():
+            scorer = bind(scorer, estimator=estimator, normalization=normalization, where=where)
+            if key in members:
+                if spec(members[key]) == spec(scorer):
+                    continue  # the same computation as the default of that name
+                raise InputValidationError(
+                    f"{where}: {spec(scorer)} would replace the default score {key!r}; pass defaults=False to "
+                    f"compute only your scorers, or give it another name with a dict {{'my_{key}': scorer}}."
+                )
+            members[key] = scorer
+    if not members:
+        raise InputValidationError(f"{where}: nothing to compute: defaults=False and no `scorers` given.")
+    for key, scorer in members.items():
+        if not constrained and any(n.kind in ("constrained", "dimensions") for n in scorer.needs):
+            raise InputValidationError(
+                f"{where}: the scorer {key!r} needs constraints (a prompt or constraint set per text), got "
+                "constraints=None."
+            )
+        if n_texts is not None:
+            check_scorer(scorer, where=where, n_texts=n_texts)
+    return members

@@ -135,9 +135,8 @@ def test_loaded_model_and_tokenizer_pair(tiny_model_dir):
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path):
-    from cqmetric.errors import BackendError
-
-    with pytest.raises(BackendError, match="could not load a causal LM from .* offline"):
+    with pytest.raises(InputValidationError, match="expected a local model folder, a .gguf file or the id of a model "
+                                                   "already in the local Hugging Face cache, got '.*nowhere'"):
         HFBackend(tmp_path / "nowhere")
 
 

@@ -209,7 +209,7 @@ def test_record_and_replay_are_identical(tiny_backend, tmp_path):
         (dict(estimator="mean"), "estimator='mean'; allowed: 'pointwise', 'expected'"),
         (dict(normalization="char"), "normalization='char'"),
         (dict(aggregation="median"), "aggregation='median'; allowed: 'token', 'text'"),
-        (dict(constraints=None, scorers=[CalibratedSurprise()]), "need constraints"),
+        (dict(constraints=None, scorers=[CalibratedSurprise()]), "'calibrated_surprise' needs constraints"),
         (dict(scorers=[Surprise(), Surprise()]), "two scorers are named 'surprise'"),
         (dict(scorers=[object()]), "expected each scorer to have name"),
         (dict(n_bootstrap=-1), "n_bootstrap"),
@@ -244,13 +244,9 @@ def test_residual_is_lower_is_better_and_scorers_report_params():
     assert CalibratedSurprise("expected", "byte").params() == {"estimator": "expected", "normalization": "byte"}
     with pytest.raises(InputValidationError, match="estimator='x'"):
         CalibratedSurprise("x")
-    with pytest.raises(InputValidationError, match="`satisfy` in \\[0, 1\\]"):
-        QuietGate(Length()).compute(_FakeEvidence())
-
-
-class _FakeEvidence:
-    n_tokens, n_words, n_bytes = 3, 2, 10
-    s = np.array([1.0, 2.0, 3.0])
+    # A gate must declare values in [0, 1]: refused when it is built, before any model runs.
+    with pytest.raises(InputValidationError, match=r"`satisfy` to be a judgement in \[0, 1\].*length\(unit=token\)"):
+        QuietGate(Length())
 
 
 def test_build_signature_equals_the_signature_of_a_run(tiny_backend):
@@ -259,9 +255,13 @@ def test_build_signature_equals_the_signature_of_a_run(tiny_backend):
     res = score(STORIES, PROMPTS, model=tiny_backend, normalization="word", seed=3)
     assert build_signature(tiny_backend, normalization="word", seed=3) == res.signature
     custom = score(STORIES, PROMPTS, model=tiny_backend, scorers={"len": Length()}, n_bootstrap=0)
+    assert build_signature(tiny_backend, scorers={"len": Length()}, n_bootstrap=0) == custom.signature
+    # The same scorers written out in full (the defaults included) sign the same string.
     members = {"calibrated_surprise": CalibratedSurprise(), "surprise": Surprise(), "residual": Residual(),
                "len": Length()}
     assert build_signature(tiny_backend, scorers=members, n_bootstrap=0) == custom.signature
+    assert custom.signature["scorers"] == "calibrated_surprise(estimator=pointwise,normalization=token)+surprise(" \
+        "estimator=pointwise,normalization=token)+residual(estimator=pointwise,normalization=token)+len=length(unit=token)"
 
 
 def test_caching_backend_reuses_results_across_calls(tiny_backend, counting):
