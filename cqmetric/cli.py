@@ -36,6 +36,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _note(message: str) -> None:
     print(f"cqmetric: {message}", file=sys.stderr, flush=True)
 
@@ -55,24 +65,31 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # -- score --------------------------------------------------------------------------------------------------
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The `ScoreOptions` fields given on the command line (flags made from the fields, see `_add_options`)."""
+    from cqmetric.options import option_fields
+
+    return {f.name: getattr(args, f.name) for f in option_fields(cli_only=True) if getattr(args, f.name) is not None}
+
+
 def _score(args: argparse.Namespace) -> int:
-    """`cqmetric score`: validate every row, score fixed chunks, save each chunk, then write OUT atomically.
+    """`cqmetric score`: check everything, score fixed chunks, save each chunk, then write OUT atomically.
 
     Rows [k*C, (k+1)*C) form chunk k, so a resumed run feeds the model the same batches as an uninterrupted
     one. Each finished chunk is appended to `OUT.progress.jsonl` (fsynced) with its row indices, input-row
-    hashes and the resume key (signature, chunk size, batch size); `--resume` reuses only matching chunks.
+    hashes and the resume key (signature, chunk size, batch size); `--resume` reuses only matching chunks. The
+    input, the options and the output path are all checked before the model loads, and `OUT.lock` keeps two
+    runs from writing the same output.
     """
     from cqmetric import io
     from cqmetric.api import build_signature, get_backend, score
-    from cqmetric.information import NORMALIZATIONS
-    from cqmetric._validation import check_option
-    from cqmetric.scorers import ESTIMATORS
+    from cqmetric.options import ScoreOptions
 
     where = "score"
-    check_option(where, "--estimator", args.estimator, ESTIMATORS)
-    check_option(where, "--normalization", args.normalization, NORMALIZATIONS)
+    opts = ScoreOptions.from_settings(where, n_bootstrap=0, **_settings(args))
     out_path = Path(args.output)
     out_format = io.file_format(out_path, where=where)
+    io.check_output_path(out_path, inputs=[args.input], where=where)
     table = io.read_table(args.input, where=where)
     texts = io.column(table, args.text_field, where=where, option="--text-field")
     constraints = (io.column(table, args.constraint_field, where=where, option="--constraint-field")
@@ -84,41 +101,47 @@ def _score(args: argparse.Namespace) -> int:
                 f"{where}: {table.where(i)}: expected no field named {clash[0]!r} (the output adds it), "
                 f"got a row with it; rename that field in the input."
             )
-    if not out_path.parent.is_dir():
-        raise InputValidationError(f"{where}: cannot write {str(out_path)!r}: no such folder {str(out_path.parent)!r}.")
 
-    backend = get_backend(args.model, dtype=args.dtype, device=args.device, start_token=args.start_token,
-                          max_length=args.max_length, stride=args.stride, batch_size=args.batch_size)
-    options = {"estimator": args.estimator, "normalization": args.normalization, "n_bootstrap": 0}
+    with io.OutputLock(out_path, where=where):
+        model = args.model if args.server is None else _server_backend(args)
+        backend = get_backend(model, **opts.backend_settings())
+        signature = build_signature(backend, constrained=constraints is not None, options=opts).format()
+        return _score_rows(args, opts, backend, signature, table, texts, constraints, out_path, out_format, score)
 
-    def run(idx: range) -> tuple[list[dict[str, Any]], str]:
-        res = score([texts[i] for i in idx], None if constraints is None else [constraints[i] for i in idx],
-                    model=backend, **options)
-        return res.to_records(), res.signature.format()
 
+def _server_backend(args: argparse.Namespace) -> Any:
+    from cqmetric.backends.server import ServerBackend
+
+    if args.model is not None:
+        raise InputValidationError("score: expected --model or --server, got both; --server scores with the server's model.")
+    return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer)
+
+
+def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: str, table: Any, texts: list[str],
+                constraints: list[Any] | None, out_path: Path, out_format: str, score: Any) -> int:
+    from cqmetric import io
+
+    where = "score"
     n = len(table)
     chunk = args.chunk_size
     hashes = [io.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
     sidecar_path = io.progress_path(out_path)
+    key = {"signature": signature, "chunk_size": chunk, "batch_size": opts.batch_size,
+           "batch_tokens": opts.batch_tokens or 0}
+    progress = io.ProgressFile(sidecar_path, key, chunk)
     done: dict[int, dict[str, Any]] = {}
-    signature: str | None = None
-    progress: io.ProgressFile | None = None
-
-    def open_progress(sig: str, *, reuse: bool) -> tuple[io.ProgressFile, dict[int, dict[str, Any]]]:
-        # The resume key: results are reused only under the same signature and the same batches.
-        key = {"signature": sig, "chunk_size": chunk, "batch_size": args.batch_size}
-        sidecar = io.ProgressFile(sidecar_path, key, chunk)
-        kept = sidecar.load(hashes) if reuse else {}
-        sidecar.start(hashes, kept)  # rewrites the file with only the reusable rows
-        return sidecar, kept
-
     if args.resume and sidecar_path.exists():
-        signature = build_signature(backend, estimator=args.estimator, normalization=args.normalization,
-                                    n_bootstrap=0).format()  # the settings' signature, to match rows against
-        progress, done = open_progress(signature, reuse=True)
+        done = progress.load(hashes)
         _note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
+    elif args.resume and out_path.exists():
+        done = io.reusable_rows(out_path, table, signature, chunk, added=ADDED_FIELDS, where=where)
+        _note(f"resuming from {out_path} (no progress file): {len(done)} of {n} rows already there with these "
+              "settings are kept.")
+    elif args.resume:
+        _note(f"nothing to resume: neither {sidecar_path} nor {out_path} exists; scoring all {n} rows.")
     elif sidecar_path.exists():
         _note(f"starting over; the progress of an earlier run in {sidecar_path} is replaced (use --resume to keep it).")
+    progress.start(hashes, done)  # rewrites the file with only the reusable rows
 
     from tqdm.auto import tqdm
 
@@ -129,40 +152,30 @@ def _score(args: argparse.Namespace) -> int:
             idx = range(start, min(start + chunk, n))
             if idx[0] in done:
                 continue
-            records, sig = run(idx)
-            if progress is None:
-                signature = sig
-                progress, _ = open_progress(sig, reuse=False)
-            elif sig != signature:
-                raise CQMetricError(f"{where}: the signature changed during the run ({signature} -> {sig}).")
-            results = [{**rec, "signature": sig} for rec in records]
+            res = score([texts[i] for i in idx], None if constraints is None else [constraints[i] for i in idx],
+                        model=backend, options=opts)
+            if res.signature.format() != signature:
+                raise CQMetricError(f"{where}: the signature changed during the run ({signature} -> {res.signature}).")
+            results = [{**rec, "signature": signature} for rec in res.to_records()]
             progress.append(list(idx), hashes, results)
             done.update(zip(idx, results))
             bar.update(len(idx))
     except KeyboardInterrupt:
         bar.close()
-        if progress is not None:
-            progress.close()
+        progress.close()
         _note(f"interrupted; {len(done)} of {n} rows are saved in {sidecar_path}: rerun with --resume to continue.")
         return 130
     except BaseException:
         bar.close()
-        if progress is not None:
-            progress.close()
-            _note(f"{len(done)} of {n} rows are saved in {sidecar_path}: rerun with --resume to continue.")
+        progress.close()
+        _note(f"{len(done)} of {n} rows are saved in {sidecar_path}: rerun with --resume to continue.")
         raise
     bar.close()
 
-    rows = []
-    for i, row in enumerate(table.rows):
-        result = done[i]
-        rows.append({**row, **{k: result.get(k) for k in ADDED_FIELDS}})
+    rows = [{**row, **{k: done[i].get(k) for k in ADDED_FIELDS}} for i, row in enumerate(table.rows)]
     fieldnames = [*table.fieldnames, *ADDED_FIELDS] if out_format == "csv" else None
     io.write_table(out_path, rows, fieldnames=fieldnames, where=where)
-    if progress is not None:
-        progress.remove()
-    else:
-        sidecar_path.unlink(missing_ok=True)
+    progress.remove()
     _note(f"wrote {n} rows to {out_path}.")
     return 0
 
@@ -367,6 +380,21 @@ def _add_statistics_options(parser: argparse.ArgumentParser, *, n_boot: int) -> 
                         help="write to FILE instead of printing (JSON when it ends in .json)")
 
 
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per command-line field of `ScoreOptions`, with its help text and checks."""
+    from cqmetric.options import option_fields
+
+    for f in option_fields(cli_only=True):
+        meta = f.metadata
+        kind = _positive_int if meta["kind"] is int and f.name != "batch_tokens" else (
+            _non_negative_int if meta["kind"] is int else str)
+        default = 8 if f.name == "batch_size" else None
+        shown = f" (default {default})" if default else ""
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=default,
+                            choices=meta["choices"], metavar=None if meta["choices"] else "X",
+                            help=meta["help"] + shown)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `cqmetric` command."""
     from cqmetric.version import __version__
@@ -386,15 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--constraint-field", default=None, metavar="G",
                     help="field holding the prompt/constraint; without it only surprise is computed")
     sc.add_argument("--model", default=None, metavar="PATH",
-                    help="local causal-LM directory (default: the embedded SmolLM2-135M)")
-    sc.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="sequences per forward pass")
-    sc.add_argument("--estimator", default="pointwise", help="pointwise (default) or expected")
-    sc.add_argument("--normalization", default="token", help="token (default), sum, byte or word")
-    sc.add_argument("--dtype", default=None, help="float32 (default) or bfloat16")
-    sc.add_argument("--device", default=None, help="cpu (default), cuda, ...")
-    sc.add_argument("--start-token", default=None, help="auto (default), prepend or none")
-    sc.add_argument("--max-length", type=_positive_int, default=None, metavar="N", help="window in tokens")
-    sc.add_argument("--stride", type=_positive_int, default=None, metavar="N", help="new tokens per window")
+                    help="local causal-LM folder or .gguf file, or vllm:PATH for vLLM in process (default: the "
+                         "embedded SmolLM2-135M)")
+    sc.add_argument("--server", default=None, metavar="URL",
+                    help="score with a running vLLM (or compatible) server's /v1/completions at URL instead")
+    sc.add_argument("--server-model", default=None, metavar="NAME", help="with --server: the served model's name")
+    sc.add_argument("--tokenizer", default=None, metavar="PATH",
+                    help="with --server: local folder of the served model's tokenizer (required)")
+    _add_options(sc)
     sc.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, metavar="C",
                     help=f"rows scored and saved together (default {DEFAULT_CHUNK_SIZE}); part of the resume key")
     sc.add_argument("--resume", action="store_true",

@@ -54,6 +54,9 @@ __all__ = [
     "write_table",
     "write_text",
     "progress_path",
+    "check_output_path",
+    "OutputLock",
+    "reusable_rows",
 ]
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -122,15 +125,27 @@ def read_table(path: str | os.PathLike[str], *, where: str = "cqmetric") -> Tabl
     """
     path = Path(path)
     fmt = file_format(path, where=where)
+    if path.is_dir():
+        raise InputValidationError(f"{where}: expected a file, got the folder {str(path)!r}.")
     try:
         with path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else None) as fh:
             table = _read_csv(fh, path, where) if fmt == "csv" else _read_jsonl(fh, path, where)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputValidationError(f"{where}: cannot read {str(path)!r}: {reason}.") from None
+    except UnicodeDecodeError as exc:
+        raise InputValidationError(f"{where}: {_decode_error(path, exc)}") from None
+    except OSError as exc:
+        raise InputValidationError(f"{where}: cannot read {str(path)!r}: {exc.strerror or exc}.") from None
     if not table.rows:
         raise InputValidationError(f"{where}: expected at least one row in {str(path)!r}, got none.")
     return table
+
+
+def _decode_error(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where the first byte that is not UTF-8 sits: line, column and the byte itself."""
+    data = path.read_bytes()
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return (f"{path}:{line}: expected UTF-8 text, got the byte 0x{data[exc.start]:02x} at column {column} "
+            f"(byte {exc.start} of the file); re-save the file as UTF-8.")
 
 
 def _read_jsonl(fh: Iterable[str], path: Path, where: str) -> Table:
@@ -221,6 +236,13 @@ def column(
                 raise InputValidationError(
                     f"{where}: {table.where(i)}: expected {named} to be a non-empty string, got {value!r:.60}."
                 )
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputValidationError(
+                    f"{where}: {table.where(i)}: expected {named} to be valid Unicode, got a lone surrogate "
+                    f"{value[exc.start]!r} at character {exc.start} (a \\ud800-\\udfff escape without its pair)."
+                ) from None
         elif kind in ("number", "rating"):
             if kind == "rating" and (value is None or value == ""):
                 value = math.nan
@@ -350,6 +372,7 @@ def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetri
     except OSError as exc:
         raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     try:
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:  # written verbatim
             fh.write(text)
             fh.flush()
@@ -359,6 +382,104 @@ def write_text(path: str | os.PathLike[str], text: str, *, where: str = "cqmetri
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a new file at `path` gets: the existing file's, else what the umask allows (as `open` would)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def check_output_path(path: str | os.PathLike[str], *, inputs: Sequence[str | os.PathLike[str]] = (),
+                      where: str = "cqmetric") -> None:
+    """Raise before any work when `path` cannot be written: a folder, a missing or unwritable folder, an input.
+
+    A file is created and removed in the destination folder, so a read-only disk or a missing permission is
+    found now, not after hours of scoring.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: it is a folder; expected a file name.")
+    if not folder.is_dir():
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: no such folder {str(folder)!r}.")
+    for source in inputs:
+        if Path(source).exists() and path.exists() and Path(source).resolve() == path.resolve():
+            raise InputValidationError(f"{where}: the output {str(path)!r} is the input file; choose another name.")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: the file is not writable.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise InputValidationError(f"{where}: cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+class OutputLock:
+    """An exclusive lock on an output (`.OUT.lock` beside it), held while one run writes it.
+
+    A second run on the same output fails at once with a clear error instead of both writing it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, where: str = "cqmetric") -> None:
+        path = Path(path)
+        self.path = path.with_name(f".{path.name}.lock")
+        self.output = path
+        self.where = where
+        self._fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InputValidationError(
+                f"{self.where}: another run is writing {str(self.output)!r} (it holds {str(self.path)!r}); wait for "
+                "it to finish or choose another output."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+
+
+def reusable_rows(path: Path, table: Table, signature: str, chunk_size: int, *, added: Sequence[str],
+                  where: str = "cqmetric") -> dict[int, dict[str, Any]]:
+    """Rows of an existing output that a resumed run can keep: same input row, same signature, whole chunks.
+
+    Used by `--resume` when no progress file exists (an output cut off by a copy, or a finished run resumed
+    with more rows). A row counts only when every input field is unchanged and its signature matches.
+    """
+    try:
+        old = read_table(path, where=where)
+    except InputValidationError:
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    for i, row in enumerate(old.rows[: len(table)]):
+        source = table.rows[i]
+        same_input = all(k in row and row[k] == v for k, v in source.items())
+        if same_input and row.get("signature") == signature and all(row.get(k) not in (None, "") for k in added):
+            found[i] = {k: row[k] for k in added}
+    complete: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(table), chunk_size):
+        rows = range(start, min(start + chunk_size, len(table)))
+        if all(r in found for r in rows):
+            complete.update((r, found[r]) for r in rows)
+    return complete
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -442,6 +563,7 @@ class ProgressFile:
         folder = self.path.parent if str(self.path.parent) else Path(".")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         try:
+            os.fchmod(fd, _file_mode(self.path))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 for row in sorted(kept):
                     fh.write(self._line(row, hashes[row], kept[row]))

