@@ -60,11 +60,11 @@ def _summary(
         if np.any(d != 0) and d.size >= 2
         else None
     )
-    dz = (
-        cohens_dz(d, alternative=alternative, confidence=confidence, nan_policy="raise")
-        if d.size >= 3 and d.std() > 0
-        else None
-    )
+    spread = d.std() > 1e-12 * max(1.0, abs(float(d.mean()))) if d.size else False
+    if d.size >= 3 and not spread:
+        degenerate("compare_models", "propagate",
+                   f"{label}: the differences are all equal up to rounding, so Cohen's d_z is undefined")
+    dz = cohens_dz(d, alternative=alternative, confidence=confidence, nan_policy="raise") if d.size >= 3 and spread else None
     if wil is None:
         wil = ReliabilityResult("wilcoxon", nan, None, nan, d.size, "signed-rank", {"alternative": alternative}, {})
     if dz is None:

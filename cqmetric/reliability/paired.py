@@ -569,10 +569,11 @@ def cohens_dz(
         return ReliabilityResult("cohens_dz", float("nan"), None, float("nan"), n_all, "d_z", settings, {})
     n = d.size
     sd = float(d.std(ddof=1)) if n > 1 else float("nan")
-    if n < 3 or not sd > 0:
-        degenerate(where, nan_policy, f"d_z needs at least 3 differences that are not all equal, got n={n}")
-        return ReliabilityResult("cohens_dz", float("nan"), None, float("nan"), n, "d_z", settings, {})
     mean = float(d.mean())
+    if n < 3 or not sd > 1e-12 * max(1.0, abs(mean)):  # equal up to rounding (B = A + c) counts as equal
+        degenerate(where, nan_policy, f"d_z needs at least 3 differences that are not all equal (up to rounding), "
+                                      f"got n={n} with sd={sd:.3g}")
+        return ReliabilityResult("cohens_dz", float("nan"), None, float("nan"), n, "d_z", settings, {})
     dz = mean / sd
     tt = stats.ttest_1samp(d, 0.0, alternative=alternative)
     ci: tuple[float, float] | None
