@@ -288,6 +288,11 @@ def score(
     needs: set[Need] = set().union(*(s.needs for s in members.values()))
     if opts.details and sets is not None:
         needs |= {Need("constrained")}
+    if Need("entropy") in needs and not getattr(backend, "supports_entropy", True):
+        raise InputValidationError(
+            f"{where}: estimator='expected' needs the model's full distribution at every position, which "
+            f"{type(backend).__name__} does not return; use estimator='pointwise' or the transformers backend."
+        )
     evidence = gather(backend, tokens, sets, opts.template, needs)
 
     values = {name: np.array([s.compute(ev) for ev in evidence], dtype=np.float64) for name, s in members.items()}

@@ -16,7 +16,8 @@ class LogProbBackend(Protocol):
 
     A backend with a window (`info.max_length` > 0) also has `context_length(context) -> int`, the tokens a
     context takes before a text (start token included), so that every context of one text can be given the
-    same window budget (see `Request.budget`).
+    same window budget (see `Request.budget`). A backend that cannot return prediction entropies (the full
+    distribution) sets `supports_entropy = False`, and the `expected` estimator is refused before it runs.
     """
 
     @property
