@@ -256,16 +256,23 @@ def _report(args: argparse.Namespace) -> int:
     ids = io.index_by(scores_tbl, args.id_field, where=where, option="--id-field")
     keys = list(ids)
 
+    # By default every score column with at least one value (a run without constraints leaves
+    # calibrated_surprise and residual empty in every row); a value missing in some rows counts as missing.
     score_fields = args.score_field or [
         f for f in ("calibrated_surprise", "surprise", "residual")
-        if f in scores_tbl.fieldnames and all(r.get(f) not in (None, "") for r in scores_tbl.rows)
+        if f in scores_tbl.fieldnames and any(r.get(f) not in (None, "") for r in scores_tbl.rows)
     ]
     if not score_fields:
         raise InputValidationError(
             f"{where}: expected score columns in {str(scores_tbl.path)!r} (calibrated_surprise, surprise, residual, "
             f"or name them with --score-field), got fields {', '.join(scores_tbl.fieldnames)}."
         )
-    scores = {f: io.column(scores_tbl, f, where=where, option="--score-field", kind="number") for f in score_fields}
+    scores = {f: io.column(scores_tbl, f, where=where, option="--score-field", kind="rating") for f in score_fields}
+    for f, values in scores.items():
+        missing = [i for i, v in enumerate(values) if v != v]
+        if missing:
+            _note(f"{f}: {len(missing)} of {len(values)} row(s) have no value (first: {scores_tbl.where(missing[0])}); "
+                  f"they count as missing (--nan-policy {args.nan_policy}).")
     baselines = {f: io.column(scores_tbl, f, where=where, option="--baseline-field", kind="number")
                  for f in args.baseline_field or []}
 

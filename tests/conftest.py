@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random causal LM with a real tokenizer (fast unit tests) and the embedded model."""
+"""Shared fixtures: tiny random causal LMs with real tokenizers (fast unit tests) and the embedded model."""
 
 from __future__ import annotations
 
@@ -43,6 +43,39 @@ def build_tiny_model(path: Path, *, n_positions: int = 256, add_bos: bool = Fals
     return path
 
 
+def build_tiny_llama(path: Path, *, n_positions: int = 256, seed: int = 0) -> Path:
+    """Save a 2-layer random Llama (rotary positions, key/value cache) with a SentencePiece-style tokenizer.
+
+    The tokenizer is a byte-fallback BPE over "▁"-marked words (the Metaspace scheme of SentencePiece models such
+    as Llama and Gemma), trained in-process; it adds `<s>` itself, like those models' tokenizers.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Sequence([decoders.Metaspace(replacement="▁", prepend_scheme="first"),
+                                     decoders.ByteFallback()])
+    bytes_ = [f"<0x{b:02X}>" for b in range(256)]
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<unk>", "<s>", "</s>", *bytes_])
+    tok.train_from_iterator(TINY_CORPUS, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=n_positions, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    LlamaForCausalLM(config).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_factory():
     """`build_tiny_model` itself, for tests that need a variant (another tokenizer, another window)."""
@@ -68,6 +101,37 @@ def embedded_backend():
     from cqmetric.backends.embedded import load_embedded
 
     return load_embedded(batch_size=8)
+
+
+def reference_logprobs(model, tokenizer, start_id, context: str, text_ids, *, window=None):
+    """log p(x_t | start, context, x_<t) (nats) from plain unpadded forward passes and a full fp32 log-softmax.
+
+    An independent reference for the backends: the context is tokenized here with the tokenizer itself, the
+    start id is given by the test, and nothing of cqmetric's batching, caching or windowing is used. With
+    `window=(budget, stride)` the text is fed in windows of at most `budget` text tokens, the first scoring all
+    its tokens and each later one `stride` new tokens after the preceding text that still fits.
+    """
+    import numpy as np
+    import torch
+
+    prefix = ([] if start_id is None else [start_id]) + list(tokenizer(context, add_special_tokens=False)["input_ids"])
+    text_ids = list(text_ids)
+    pieces = [(0, len(text_ids), 0)]
+    if window is not None and len(text_ids) > window[0]:
+        budget, stride = window
+        pieces, end = [(0, budget, 0)], budget
+        while end < len(text_ids):
+            new_end = min(end + stride, len(text_ids))
+            pieces.append((max(0, new_end - budget), new_end, end))
+            end = new_end
+    out = []
+    for start, end, first in pieces:
+        ids = prefix + text_ids[start:end]
+        with torch.no_grad():
+            lsm = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+        n_ctx = len(prefix)
+        out += [lsm[n_ctx - 1 + t - start, text_ids[t]].item() for t in range(first, end)]
+    return np.array(out)
 
 
 class CountingBackend:

@@ -473,3 +473,98 @@ def test_report_and_compare_errors(tmp_path, capsys, argv, second, message):
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("cqmetric: error: ")
     assert __import__("re").search(message, err), err
+
+
+# -- trust: every bad input or fault ends in one line and loses nothing --------------------------------------------
+def test_a_lone_surrogate_in_jsonl_is_an_input_error_with_its_line(tmp_path, run_cli):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "story": "ok", "prompt": "p"}\n{"id": "b", "story": "bad \\ud800 text", "prompt": "p"}\n')
+    out = tmp_path / "out.jsonl"
+    out.write_text("precious\n")
+    code, err = run_cli(str(src), "-o", str(out), "--text-field", "story", "--constraint-field", "prompt")
+    assert code == 2
+    assert err.strip() == (f"cqmetric: error: score: {src}:2: expected field 'story' (from --text-field) to be valid "
+                           "Unicode, got a lone surrogate '\\ud800' at character 4 (a \\ud800-\\udfff escape without "
+                           "its pair).")
+    assert out.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("case", ["folder", "no-folder", "is-input"])
+def test_an_unusable_output_path_fails_before_the_model_loads(tmp_path, run_cli, monkeypatch, case):
+    import cqmetric.api as api
+
+    monkeypatch.setattr(api, "get_backend", lambda *a, **k: pytest.fail("the model was loaded"))
+    src = write_jsonl(tmp_path / "in.jsonl", make_rows(3))
+    (tmp_path / "dir.jsonl").mkdir()
+    out = {"folder": tmp_path / "dir.jsonl", "no-folder": tmp_path / "missing" / "out.jsonl", "is-input": src}[case]
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS)
+    assert code == 2
+    expected = {"folder": "it is a folder; expected a file name", "no-folder": "no such folder",
+                "is-input": "is the input file; choose another name"}[case]
+    assert err.startswith("cqmetric: error: score: ") and expected in err and len(err.strip().splitlines()) == 1
+    assert src.read_text() == "".join(json.dumps(r) + "\n" for r in make_rows(3))
+
+
+def test_a_second_run_on_the_same_output_is_refused(tmp_path, run_cli):
+    from cqmetric.io import OutputLock
+
+    src = write_jsonl(tmp_path / "in.jsonl", make_rows(3))
+    out = tmp_path / "out.jsonl"
+    with OutputLock(out):  # another run holds the output
+        code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS)
+    assert code == 2 and "another run is writing" in err and not out.exists()
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS)
+    assert code == 0 and not (tmp_path / ".out.jsonl.lock").exists()
+
+
+def test_resume_without_a_progress_file_keeps_matching_rows_of_the_output(tmp_path, run_cli):
+    rows = make_rows(12, seed=4)
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    assert run_cli(str(src), "-o", str(out), *SCORE_ARGS)[0] == 0
+    full = out.read_text()
+    out.write_text("".join(full.splitlines(keepends=True)[:6]))  # cut off: rows 0-5 (chunks 0 and half of 1)
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--resume")
+    assert code == 0
+    assert "resuming from" in err and "4 of 12 rows already there with these settings are kept" in err
+    assert [json.loads(x) for x in out.read_text().splitlines()] == [json.loads(x) for x in full.splitlines()]
+    (tmp_path / "fresh.jsonl").unlink(missing_ok=True)
+    code, err = run_cli(str(src), "-o", str(tmp_path / "fresh.jsonl"), *SCORE_ARGS, "--resume")
+    assert code == 0 and "nothing to resume" in err
+
+
+def test_output_files_follow_the_umask(tmp_path, run_cli):
+    src = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
+    old = os.umask(0o022)
+    try:
+        assert run_cli(str(src), "-o", str(tmp_path / "out.jsonl"), *SCORE_ARGS)[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+def test_report_keeps_a_score_column_with_one_missing_value(tmp_path, capsys):
+    scores = _toy_scores(12, seed=5)
+    scores[3]["calibrated_surprise"] = None
+    write_jsonl(tmp_path / "scores.jsonl", scores)
+    write_jsonl(tmp_path / "ratings.jsonl", [{"id": s["id"], "quality": float(i % 4)} for i, s in enumerate(scores)])
+    code = main(["report", str(tmp_path / "scores.jsonl"), "--ratings", str(tmp_path / "ratings.jsonl"),
+                 "--n-boot", "0", "--json", "--nan-policy", "omit"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "calibrated_surprise: 1 of 12 row(s) have no value (first: " in captured.err and ":4)" in captured.err
+    table = json.loads(captured.out)
+    assert "calibrated_surprise" in json.dumps(table)  # the column is reported, not silently dropped
+
+
+def test_compare_of_a_constant_shift_is_no_traceback(tmp_path, capsys):
+    a = _toy_scores(10, seed=6)
+    b = [{**r, "calibrated_surprise": r["calibrated_surprise"] + 0.1} for r in a]
+    write_jsonl(tmp_path / "a.jsonl", a)
+    write_jsonl(tmp_path / "b.jsonl", b)
+    code = main(["compare", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--n-boot", "200", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "warning:" in captured.err and "all differences equal up to rounding in: all" in captured.err
+    result = json.loads(captured.out)
+    assert json.dumps(result).count("0.1") >= 1

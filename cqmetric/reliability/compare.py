@@ -39,6 +39,11 @@ from cqmetric.reliability.paired import cohens_dz, wilcoxon_test
 __all__ = ["compare_models"]
 
 
+def _spread(d: np.ndarray) -> bool:
+    """Whether the differences vary beyond floating-point rounding (B = A + c gives sd ~ 1e-17, not 0)."""
+    return bool(d.std() > 1e-12 * max(1.0, abs(float(d.mean()))))
+
+
 def _summary(
     label: str, d: np.ndarray, *, alternative: str, n_boot: int, seed: int, confidence: float, key: str
 ) -> PairedSummary:
@@ -60,11 +65,11 @@ def _summary(
         if np.any(d != 0) and d.size >= 2
         else None
     )
-    spread = d.std() > 1e-12 * max(1.0, abs(float(d.mean()))) if d.size else False
-    if d.size >= 3 and not spread:
-        degenerate("compare_models", "propagate",
-                   f"{label}: the differences are all equal up to rounding, so Cohen's d_z is undefined")
-    dz = cohens_dz(d, alternative=alternative, confidence=confidence, nan_policy="raise") if d.size >= 3 and spread else None
+    dz = (
+        cohens_dz(d, alternative=alternative, confidence=confidence, nan_policy="raise")
+        if d.size >= 3 and _spread(d)
+        else None
+    )
     if wil is None:
         wil = ReliabilityResult("wilcoxon", nan, None, nan, d.size, "signed-rank", {"alternative": alternative}, {})
     if dz is None:
@@ -181,12 +186,13 @@ def compare_models(
     subsets = [("all", "all", d)]
     if codes is not None and labels is not None:
         subsets += [(str(lab), f"group-{gi}", d[codes == gi]) for gi, lab in enumerate(labels)]
-    weak = [lab for lab, _, dd in subsets if dd.size < 3 or not dd.std() > 0]
+    weak = [lab for lab, _, dd in subsets if dd.size < 3 or not _spread(dd)]
     if weak:
         degenerate(
             where,
             nan_policy,
-            f"fewer than 3 differences or all differences equal in: {', '.join(weak)} (tests and d_z are NaN there)",
+            f"fewer than 3 differences or all differences equal up to rounding in: {', '.join(weak)} (d_z is NaN "
+            "there)",
         )
     summaries = {}
     for lab, key, dd in subsets:

