@@ -1,0 +1,147 @@
+"""Collect the per-token evidence the validity levers are computed from, once per model, story and condition.
+
+For each HANNA story (and the shuffled human stories) this asks the library's own evidence gatherer
+(`cqmetric.evidence.gather`, the code `score()` runs) for the surprisal of every token without constraints and
+under each condition of `levers.CONDITIONS` (plus the prediction entropies and the sentences scored alone), and
+appends them to a gzipped JSONL cache (not committed: it is large and can be rebuilt). Every lever's feature is
+then a pure function of this cache (`features.py`), so trying a lever costs no model time. The recommended
+scorer's reported numbers do not come from this cache: they come from `score()` itself (`report_test.py`).
+
+Run:  .venv/bin/python benchmarks/validity/collect.py --model embedded --split dev
+      .venv/bin/python benchmarks/validity/collect.py --model PATH/TO/gemma.gguf --name gemma3-270m --split dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from levers import CONDITIONS  # noqa: E402
+
+from cqmetric import DEFAULT_TEMPLATE, get_backend  # noqa: E402
+from cqmetric.backends.cache import CachingBackend  # noqa: E402
+from cqmetric.errors import DegenerateInputWarning  # noqa: E402
+from cqmetric.evidence import CONSTRAINED, ENTROPY, Need, gather  # noqa: E402
+from cqmetric.hanna import load_hanna  # noqa: E402
+from cqmetric.perturb import derangement, perturb_texts  # noqa: E402
+
+CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
+SPLIT = Path(__file__).resolve().parent / "split.json"
+SEED = 12345
+CHUNK = 16
+VARIANTS = ("original", "prompt_swap", "sentence_shuffle", "word_shuffle")
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [round(float(v), 5) for v in values]
+
+
+def cache_path(name: str, variant: str) -> Path:
+    return CACHE / name / f"{variant}.jsonl.gz"
+
+
+def load_cache(name: str, variant: str) -> dict[int, dict]:
+    """story_id -> record; a torn last line (a killed run) is ignored."""
+    path = cache_path(name, variant)
+    out: dict[int, dict] = {}
+    if path.exists():
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            try:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    out[rec["story_id"]] = rec
+            except EOFError:
+                pass
+    return out
+
+
+def _evidence(backend, texts, sets, *, entropy: bool, units: bool):
+    needs = {CONSTRAINED} | ({ENTROPY} if entropy else set()) | ({Need("units", "sentence")} if units else set())
+    return gather(backend, [backend.tokenize(t) for t in texts], sets, DEFAULT_TEMPLATE, needs)
+
+
+def collect(backend, variant: str, ids: list[int], texts: list[str], prompts: list[str], swap_prompts: list[str]):
+    """One record per story: s, h0 and the sentence units once; c (and hy for the prompt) per condition."""
+    if variant == "prompt_swap":
+        evs = _evidence(backend, texts, [CONDITIONS["prompt"](p) for p in swap_prompts], entropy=False, units=False)
+        return [{"story_id": i, "variant": variant, "n_tokens": ev.n_tokens, "c": {"swap": _round(ev.c)}}
+                for i, ev in zip(ids, evs)]
+    base = _evidence(backend, texts, [CONDITIONS["prompt"](p) for p in prompts], entropy=True, units=True)
+    records = []
+    for i, ev in zip(ids, base):
+        spans, index, alone = ev.units["sentence"]
+        records.append({
+            "story_id": i, "variant": variant, "n_tokens": ev.n_tokens, "n_bytes": ev.n_bytes, "n_words": ev.n_words,
+            "s": _round(ev.s), "h0": _round(ev.h0), "c": {"prompt": _round(ev.c)}, "hy": {"prompt": _round(ev.hy)},
+            "units": {"index": index.tolist(), "alone": [None] + [_round(a) for a in alone[1:]]},
+        })
+    for name, build in CONDITIONS.items():
+        if name == "prompt":
+            continue
+        evs = _evidence(backend, texts, [build(p) for p in prompts], entropy=False, units=False)
+        for rec, ev in zip(records, evs):
+            rec["c"][name] = _round(ev.c)
+    return records
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded", help="'embedded' or a model folder / .gguf file")
+    parser.add_argument("--name", default=None, help="the cache folder's name (default: the backend's model name)")
+    parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--hanna", default=None)
+    args = parser.parse_args()
+
+    h = load_hanna(args.hanna)
+    split = json.loads(SPLIT.read_text())
+    prompts_wanted = set(range(96)) if args.split == "all" else set(split[args.split])
+    stories = h.stories.set_index("story_id")
+    prompt_of = stories.groupby("prompt_index")["prompt"].first()
+    perm = derangement(len(prompt_of), seed=SEED)  # the same prompt swap as the earlier benchmark
+    backend = CachingBackend(get_backend(None if args.model == "embedded" else args.model, batch_size=args.batch_size))
+    name = args.name or backend.info.model
+    (CACHE / name).mkdir(parents=True, exist_ok=True)
+    (CACHE / name / "info.json").write_text(json.dumps({**backend.info.__dict__, "template": DEFAULT_TEMPLATE.fingerprint}))
+
+    ids_all = [int(i) for i in h.story_id if int(stories.loc[i, "prompt_index"]) in prompts_wanted]
+    human = [i for i in ids_all if stories.loc[i, "system"] == "Human"]
+    start, n_tok = time.time(), 0
+    for variant in args.variants:
+        done = load_cache(name, variant)
+        if variant in ("sentence_shuffle", "word_shuffle"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DegenerateInputWarning)
+                pert = perturb_texts([stories.loc[i, "story"] for i in human], kind=variant, seed=SEED)
+            todo = [(i, t) for i, t, changed in zip(human, pert.texts, pert.changed) if changed and i not in done]
+        else:
+            todo = [(i, stories.loc[i, "story"]) for i in ids_all if i not in done]
+        print(f"{name} {variant}: {len(done)} done, {len(todo)} to do", file=sys.stderr, flush=True)
+        for k in range(0, len(todo), CHUNK):
+            part = todo[k : k + CHUNK]
+            ids = [i for i, _ in part]
+            prompts = [prompt_of[stories.loc[i, "prompt_index"]] for i in ids]
+            swaps = [prompt_of[perm[stories.loc[i, "prompt_index"]]] for i in ids]
+            records = collect(backend, variant, ids, [t for _, t in part], prompts, swaps)
+            with gzip.open(cache_path(name, variant), "at", encoding="utf-8") as fh:
+                fh.write("".join(json.dumps(r) + "\n" for r in records))
+            n_tok += sum(r["n_tokens"] for r in records)
+            print(f"  {variant} {k + len(part)}/{len(todo)}: {(time.time() - start) / 60:.1f} min, "
+                  f"{n_tok / (time.time() - start):.0f} text tok/s", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
