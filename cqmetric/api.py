@@ -81,6 +81,13 @@ def _load(model: str | os.PathLike[str] | None, options: dict[str, Any]) -> LogP
         from cqmetric.backends.embedded import load_embedded
 
         return load_embedded(**options)
+    if str(model).startswith("vllm:"):
+        path = str(model)[len("vllm:"):]
+        if not path:
+            raise InputValidationError("score: expected model='vllm:PATH' with a model folder after 'vllm:', got nothing.")
+        from cqmetric.backends.vllm import VLLMBackend  # raises MissingDependencyError naming the install if absent
+
+        return VLLMBackend(path, **options)
     from cqmetric.backends.hf import HFBackend
 
     return HFBackend(model, **options)

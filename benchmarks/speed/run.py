@@ -10,16 +10,21 @@ template). Each contender runs in its own subprocess (clean peak RSS), loads the
     minicons       minicons IncrementalLMScorer.conditional_score, batches of 8
     hf_loop_bs1    a plain transformers loop, one sequence at a time, full fp32 log-softmax
     bare_forward   the forward pass alone over cqmetric's own token batches (no log-softmax, no bookkeeping)
+    vllm           cqmetric.score() through VLLMBackend (vLLM's offline engine), run by .venv-vllm's python
 
 Run:  .venv/bin/python benchmarks/speed/run.py            (about 45 min on 2 cores)
       .venv/bin/python benchmarks/speed/run.py --quick    (a smoke run)
-Writes benchmarks/results/speed.json and speed.md.
+      .venv/bin/python benchmarks/speed/run.py --scale    (score() settings against the batch-size-1 loop, and
+                                                           vLLM beside transformers; needs `make test-vllm`'s
+                                                           .venv-vllm for the vLLM contender)
+Writes benchmarks/results/speed.json and speed.md (--scale: scale.json and scale.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -32,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _meta import provenance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+ROOT = Path(__file__).resolve().parents[2]
+VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 BATCH = 8
 BRIEF_TOKENS = 384
 
@@ -74,20 +81,48 @@ def contexts(prompts: list[str]) -> tuple[str, list[str]]:
             [DEFAULT_TEMPLATE.render(ConstraintSet.from_prompt(p)) for p in prompts])
 
 
-def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief: int | None = None) -> dict:
+def run_vllm_contender(work_file: str, model_dir: str, dtype: str) -> dict:
+    """Time cqmetric.score() through VLLMBackend on the texts in `work_file` (run by .venv-vllm's python)."""
+    import vllm
+
+    from cqmetric import score
+    from cqmetric.backends.vllm import VLLMBackend
+
+    work = json.loads(Path(work_file).read_text())
+    texts, prompts = work["texts"], work["prompts"]
+    start = time.perf_counter()
+    # The embedded model's start-token policy (see load_embedded): <|endoftext|> (id 0) before every context.
+    backend = VLLMBackend(model_dir, dtype=dtype, name=work["name"], weights=work["weights"], start_token="prepend",
+                          start_token_id=0)
+    startup = time.perf_counter() - start
+    score(["A warm-up text. It is short."] * 2, ["Warm up."] * 2, model=backend, n_bootstrap=0)
+    n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
+    start = time.perf_counter()
+    result = score(texts, prompts, model=backend, n_bootstrap=0)
+    seconds = time.perf_counter() - start
+    return {"contender": "vllm", "n_texts": len(texts), "length": None, "dtype": dtype, "brief": None,
+            "tokens": n_tokens, "seconds": seconds, "tokens_per_s": n_tokens / seconds, "engine_start_s": startup,
+            "vllm_version": vllm.__version__, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "signature": result.signature.format(), "calibrated_surprise": result["calibrated_surprise"].tolist(),
+            "surprise": result["surprise"].tolist()}
+
+
+def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief: int | None = None,
+                  batch_size: int = BATCH, batch_tokens: int = 0) -> dict:
     """Time one contender; returns tokens scored, seconds and per-text calibrated surprise where available."""
     import torch
 
     from cqmetric.backends.embedded import load_embedded
 
     texts, prompts = workload(n_texts, length, brief)
-    backend = load_embedded(dtype=dtype, batch_size=BATCH, share_prefix=False if name == "cqmetric_no_share" else "auto")
+    backend = load_embedded(dtype=dtype, batch_size=batch_size, batch_tokens=batch_tokens,
+                            share_prefix=False if name == "cqmetric_no_share" else "auto")
     model, tok = backend.model, backend.tokenizer
     empty, constrained = contexts(prompts)
     n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
     pairs = [(empty, t) for t in texts] + [(c, t) for c, t in zip(constrained, texts)]
     out: dict = {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
-                 "tokens": n_tokens}
+                 "tokens": n_tokens, "batch_size": batch_size, "batch_tokens": batch_tokens}
 
     if name in ("cqmetric", "cqmetric_no_share"):
         from cqmetric import score
@@ -164,23 +199,39 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
     if name.startswith("cqmetric"):
         out["signature"] = result.signature.format()
         out["calibrated_surprise"] = result["calibrated_surprise"].tolist()
+        out["surprise"] = result["surprise"].tolist()
     return out
 
 
 def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str = "float32",
-                  brief: int | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--contender", name, "--n-texts", str(n_texts), "--dtype", dtype]
+                  brief: int | None = None, batch_size: int = BATCH, batch_tokens: int = 0, label: str = "") -> dict:
+    cmd = [sys.executable, __file__, "--contender", name, "--n-texts", str(n_texts), "--dtype", dtype,
+           "--batch-size", str(batch_size), "--batch-tokens", str(batch_tokens)]
     if length:
         cmd += ["--length", str(length)]
     if brief:
         cmd += ["--brief", str(brief)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = None
+    if name == "vllm":  # same texts and model folder, run by the vLLM environment's python
+        from cqmetric.backends.embedded import EMBEDDED_NAME, embedded_model_dir
+
+        folder, sha = embedded_model_dir()
+        texts, prompts = workload(n_texts, length, brief)
+        work = RESULTS / "vllm_work.tmp"
+        work.write_text(json.dumps({"texts": texts, "prompts": prompts, "name": EMBEDDED_NAME, "weights": sha[:12]}))
+        cmd = [str(VLLM_PYTHON), __file__, "--vllm-work", str(work), "--model-dir", str(folder), "--dtype", dtype]
+        libiomp = next((VLLM_PYTHON.parents[1] / "lib").rglob("libiomp5.so"), None)
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_LOGGING_LEVEL": "WARNING",
+               **({"LD_PRELOAD": str(libiomp)} if libiomp else {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
         return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
                 "error": " / ".join(tail)}
     res = json.loads(proc.stdout.strip().splitlines()[-1])
+    name = label or name
+    res["contender"] = name
     print(f"  {name:17s} n={n_texts:4d} len={length or 'hanna'} brief={brief or '-'} {dtype}: {res['tokens_per_s']:8.1f} tok/s, "
           f"{res['seconds']:7.1f} s, peak RSS {res['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
     return res
@@ -194,10 +245,22 @@ def main() -> int:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--brief", type=int)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=BATCH)
+    parser.add_argument("--batch-tokens", type=int, default=0)
+    parser.add_argument("--scale", action="store_true", help="score() settings against the bs-1 loop; vLLM")
+    parser.add_argument("--repeats", type=int, default=2, help="with --scale: alternating runs per setting")
+    parser.add_argument("--vllm-work")
+    parser.add_argument("--model-dir")
     args = parser.parse_args()
-    if args.contender:
-        print(json.dumps(run_contender(args.contender, args.n_texts, args.length, args.dtype, args.brief)))
+    if args.vllm_work:
+        print(json.dumps(run_vllm_contender(args.vllm_work, args.model_dir, args.dtype)))
         return 0
+    if args.contender:
+        print(json.dumps(run_contender(args.contender, args.n_texts, args.length, args.dtype, args.brief,
+                                       args.batch_size, args.batch_tokens)))
+        return 0
+    if args.scale:
+        return scale(args)
 
     base = 4 if args.quick else 32
     print(f"peers on {base} HANNA stories x 2 contexts", file=sys.stderr)
@@ -259,6 +322,85 @@ def main() -> int:
     (RESULTS / "speed.md").write_text(summary(report))
     print(summary(report))
     return 0
+
+
+SCALE_SETTINGS = {  # score()'s batching settings measured against the plain batch-size-1 loop
+    "cqmetric_b8": (8, 0), "cqmetric_b1": (1, 0), "cqmetric_b4": (4, 0), "cqmetric_b8_t2048": (8, 2048),
+}
+
+
+def scale(args: argparse.Namespace) -> int:
+    """score()'s batching settings and vLLM, beside the plain batch-size-1 loop, on the same texts and model.
+
+    Each configuration runs `--repeats` times, alternating, so that load from other processes on the machine
+    falls on all of them alike; the median is reported.
+    """
+    n = args.n_texts
+    repeats = 1 if args.quick else args.repeats
+    runs: dict[str, list[dict]] = {}
+    for _ in range(repeats):
+        runs.setdefault("hf_loop_bs1", []).append(in_subprocess("hf_loop_bs1", n))
+        for label, (bs, bt) in SCALE_SETTINGS.items():
+            runs.setdefault(label, []).append(in_subprocess("cqmetric", n, batch_size=bs, batch_tokens=bt, label=label))
+    if VLLM_PYTHON.exists():
+        runs["vllm"] = [in_subprocess("vllm", n)]
+    else:
+        runs["vllm"] = [{"contender": "vllm", "error": f"{VLLM_PYTHON} not found: run `make test-vllm` first"}]
+    (RESULTS / "vllm_work.tmp").unlink(missing_ok=True)
+
+    def median(label: str) -> dict:
+        ok = [r for r in runs[label] if "tokens_per_s" in r]
+        if not ok:
+            return runs[label][0]
+        best = sorted(ok, key=lambda r: r["tokens_per_s"])[len(ok) // 2]
+        return {**best, "tokens_per_s_all": [round(r["tokens_per_s"], 1) for r in ok]}
+
+    results = {label: median(label) for label in runs}
+    loop = results["hf_loop_bs1"]
+    ratios = {f"{k}/hf_loop_bs1": v["tokens_per_s"] / loop["tokens_per_s"] for k, v in results.items()
+              if "tokens_per_s" in v and k != "hf_loop_bs1" and "tokens_per_s" in loop}
+    agreement = {}
+    hf, vl = results.get("cqmetric_b8", {}), results.get("vllm", {})
+    if "surprise" in hf and "surprise" in vl:
+        for name in ("surprise", "calibrated_surprise"):
+            agreement[f"{name}_max_abs_difference_bits"] = float(np.max(np.abs(np.array(hf[name]) - np.array(vl[name]))))
+        ratios["vllm/cqmetric_b8"] = vl["tokens_per_s"] / hf["tokens_per_s"]
+    for r in results.values():
+        for key in ("calibrated_surprise", "surprise"):
+            r.pop(key, None)
+    report = {**provenance(), "workload": f"{n} HANNA stories (seeded mix), each scored after the empty and the "
+              "prompted context, embedded SmolLM2-135M fp32", "repeats": repeats, "runs": results,
+              "ratios_tokens_per_s": ratios, "vllm_vs_transformers": agreement}
+    if args.quick:
+        print(json.dumps(report, indent=2))
+        return 0
+    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "scale.md").write_text(scale_summary(report))
+    print(scale_summary(report))
+    return 0
+
+
+def scale_summary(r: dict) -> str:
+    lines = [f"# Scale-out speed (cqmetric {r['cqmetric_version']}, commit {r['git_commit'][:10]}, {r['date']})", "",
+             f"Machine: {r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}.",
+             f"Workload: {r['workload']}. Median of {r['repeats']} alternating runs (all runs in brackets).", "",
+             "| contender | batch_size | batch_tokens | tokens/s | seconds | peak RSS MB | / hf_loop_bs1 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for k, v in r["runs"].items():
+        if "tokens_per_s" not in v:
+            lines.append(f"| {k} | | | failed: {v.get('error')} | | | |")
+            continue
+        ratio = r["ratios_tokens_per_s"].get(f"{k}/hf_loop_bs1")
+        lines.append(f"| {k} | {v.get('batch_size', '')} | {v.get('batch_tokens', '')} | {v['tokens_per_s']:.0f} "
+                     f"{v.get('tokens_per_s_all', '')} | {v['seconds']:.1f} | {v['peak_rss_mb']:.0f} | "
+                     f"{'' if ratio is None else f'{ratio:.2f}x'} |")
+    vl = r["runs"].get("vllm", {})
+    if "engine_start_s" in vl:
+        lines += ["", f"vLLM {vl['vllm_version']} (CPU build): engine start {vl['engine_start_s']:.0f} s (not timed "
+                      f"above); vllm / cqmetric_b8: {r['ratios_tokens_per_s'].get('vllm/cqmetric_b8', float('nan')):.2f}x."]
+    for k, v in r["vllm_vs_transformers"].items():
+        lines.append(f"- {k}: {v:.2e}")
+    return "\n".join(lines) + "\n"
 
 
 def summary(r: dict) -> str:
