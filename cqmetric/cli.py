@@ -103,18 +103,24 @@ def _score(args: argparse.Namespace) -> int:
             )
 
     with io.OutputLock(out_path, where=where):
-        model = args.model if args.server is None else _server_backend(args)
-        backend = get_backend(model, **opts.backend_settings())
+        settings = opts.backend_settings()
+        if args.server is None:
+            backend = get_backend(args.model, **settings)
+        else:  # the server's backend takes the window and start-token settings itself; batching is the server's
+            backend = get_backend(_server_backend(args, settings))
         signature = build_signature(backend, constrained=constraints is not None, options=opts).format()
         return _score_rows(args, opts, backend, signature, table, texts, constraints, out_path, out_format, score)
 
 
-def _server_backend(args: argparse.Namespace) -> Any:
+def _server_backend(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
     from cqmetric.backends.server import ServerBackend
 
     if args.model is not None:
         raise InputValidationError("score: expected --model or --server, got both; --server scores with the server's model.")
-    return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer)
+    given = {k: v for k, v in settings.items() if v is not None and k in ("start_token", "max_length", "stride", "dtype")}
+    if settings.get("device") is not None:
+        raise InputValidationError("score: --device does not apply with --server (the server runs the model).")
+    return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer, **given)
 
 
 def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: str, table: Any, texts: list[str],

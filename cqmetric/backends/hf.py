@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import logging
 import os
 from collections.abc import Sequence
@@ -56,6 +57,11 @@ def _parameters_fingerprint(model: Any) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+def _cache_of(output: Any) -> Any:
+    """The key/value cache of a forward pass's output (`cache` in transformers 5.20 and later, else the older name)."""
+    return output.cache if hasattr(output, "cache") else getattr(output, "past_key_values", None)
 
 
 class Row(NamedTuple):
@@ -181,6 +187,8 @@ class HFBackend:
             model=str(name), weights=str(weights), dtype=self._dtype_label, start_token=self.front.start_label,
             max_length=self.max_length, stride=self.stride,
         )
+        # The key/value cache goes in as `cache` (transformers 5.20 and later) or `past_key_values` (earlier).
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._use_head_path = self._check_head_path()
         self.share_prefix = share_prefix if share_prefix is False or self._check_prefix_path() else False
 
@@ -348,9 +356,9 @@ class HFBackend:
         if self._use_head_path:
             base = getattr(self.model, self.model.base_model_prefix)
             out = base(input_ids=ids, attention_mask=mask, **cache_args)
-            return out.last_hidden_state, out.cache
+            return out.last_hidden_state, _cache_of(out)
         out = self.model(input_ids=ids, attention_mask=mask, **cache_args)
-        return out.logits, out.cache
+        return out.logits, _cache_of(out)
 
     def _score_plain(self, rows: list[Row], logprobs, entropies) -> None:
         """Context and text in one padded batch; the hidden state at p predicts token p + 1."""
@@ -394,7 +402,7 @@ class HFBackend:
                 cache = copy.deepcopy(cache)
                 cache.batch_repeat_interleave(len(rows))
                 positions = torch.arange(len(prefix), len(prefix) + width, device=device).expand(len(rows), -1)
-                states, _ = self._forward(ids.to(device), mask.to(device), cache=cache,
+                states, _ = self._forward(ids.to(device), mask.to(device), **{self._cache_arg: cache},
                                           position_ids=positions, use_cache=True)
                 states = torch.cat([last, states], dim=1)  # index j now predicts text token j
             else:
