@@ -17,8 +17,8 @@ from cqmetric.reliability import (
     krippendorff_alpha,
 )
 from cqmetric.reliability.agreement import (
-    _interval_alpha_from_stats,
-    _interval_alpha_stats,
+    interval_alpha_from_stats,
+    interval_alpha_unit_stats,
 )
 
 
@@ -113,12 +113,12 @@ def test_interval_alpha_fast_bootstrap_kernel_matches_package():
     rng = np.random.default_rng(1)
     m = rng.integers(1, 6, size=(40, 3)).astype(float) + rng.normal(0, 0.3, (40, 3))
     m[rng.random(m.shape) < 0.2] = np.nan
-    st = _interval_alpha_stats(m)
+    st = interval_alpha_unit_stats(m)
     pair = (~np.isnan(m)).sum(axis=1) >= 2
     for _ in range(5):
         idx = rng.integers(0, pair.sum(), pair.sum())
         ref = krippendorff.alpha(reliability_data=m[pair][idx].T, level_of_measurement="interval")  # the package
-        assert _interval_alpha_from_stats(st[idx].sum(axis=0)) == pytest.approx(ref, abs=1e-10)
+        assert interval_alpha_from_stats(st[idx].sum(axis=0)) == pytest.approx(ref, abs=1e-10)
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])

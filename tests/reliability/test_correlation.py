@@ -10,7 +10,7 @@ from scipy import stats
 
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability import correlation
-from cqmetric.reliability.correlation import _corr_rows, _snap_ties
+from cqmetric.reliability.kernels import corr_rows, snap_ties
 
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 
@@ -81,7 +81,7 @@ def test_system_means_equal_in_exact_arithmetic_are_tied():
     assert res.estimate == pytest.approx(
         stats.kendalltau([3, 2, 1], [1, 1, 0]).statistic, abs=1e-12
     )  # scipy with the exact tie
-    v = _snap_ties(np.array([1.0, 1.0 + 4e-16, 2.0]))
+    v = snap_ties(np.array([1.0, 1.0 + 4e-16, 2.0]))
     assert v[0] == v[1] and v[2] == 2.0
 
 
@@ -91,7 +91,7 @@ def test_row_kernel_matches_scipy(method):
     X = rng.integers(0, 4, size=(30, 9)).astype(float)
     Y = rng.integers(0, 4, size=(30, 9)).astype(float)
     X[0] = 1.0  # constant row -> NaN
-    got = _corr_rows(X, Y, method)
+    got = corr_rows(X, Y, method)
     assert np.isnan(got[0])
     for i in range(1, 30):
         assert got[i] == pytest.approx(SCIPY[method](X[i], Y[i]).statistic, abs=1e-12)
@@ -165,7 +165,7 @@ def test_cluster_bootstrap_resamples_groups_not_items(clustered_data):
 def test_group_level_bootstrap_equals_resampling_group_values(clustered_data):
     x, y, g, _ = clustered_data
     res = correlation(x, y, method="spearman", level="group", groups=g, n_boot=500, seed=3, pvalue="none")
-    from cqmetric.reliability._bootstrap import child_rng
+    from cqmetric.reliability.resampling import child_rng
 
     vals = np.asarray(res.details["group_values"])
     idx = child_rng(3, "bootstrap").integers(0, 12, size=(500, 12))
