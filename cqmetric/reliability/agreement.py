@@ -74,25 +74,16 @@ KAPPA_WEIGHTS = (None, "linear", "quadratic")
 # --------------------------------------------------------------------------------------------
 
 
-def _mean_squares(m: np.ndarray) -> tuple[float, float, float, float]:
-    """Two-way ANOVA mean squares of a complete n x k matrix: (MSB rows, MSW within, MSJ columns, MSE residual)."""
-    n, k = m.shape
-    grand = m.mean()
-    ss_total = float(((m - grand) ** 2).sum())
-    ss_rows = float(k * ((m.mean(axis=1) - grand) ** 2).sum())
-    ss_cols = float(n * ((m.mean(axis=0) - grand) ** 2).sum())
-    ss_err = ss_total - ss_rows - ss_cols
-    msb = ss_rows / (n - 1)
-    msw = (ss_cols + ss_err) / (n * (k - 1))
-    msj = ss_cols / (k - 1)
-    mse = ss_err / ((n - 1) * (k - 1))
-    return msb, msw, msj, mse
+def _icc_cis(
+    mean_squares: tuple[float, float, float, float], n: int, k: int, icc2: float, confidence: float
+) -> list[tuple[float, float]]:
+    """F-based CIs of the six forms at any `confidence` (Shrout & Fleiss 1979; McGraw & Wong 1996).
 
-
-def _icc_cis(m: np.ndarray, icc2: float, confidence: float) -> list[tuple[float, float]]:
-    """CIs of the six forms (Shrout & Fleiss 1979; McGraw & Wong 1996; as pingouin and psych::ICC)."""
-    n, k = m.shape
-    msb, msw, msj, mse = _mean_squares(m)
+    These are the formulas of :func:`pingouin.intraclass_corr` and ``psych::ICC``; pingouin fixes the
+    level at 95% and rounds its ``CI95`` column to two decimals, so the intervals are computed here from
+    pingouin's ANOVA mean squares (rows, within, raters, residual).
+    """
+    msb, msw, msj, mse = mean_squares
     a = 1.0 - confidence
     f1 = msb / msw
     df1, df1kd, df2kd = n - 1, n * (k - 1), (n - 1) * (k - 1)
@@ -132,8 +123,9 @@ def icc(
     """All six Shrout-Fleiss intraclass correlations with F-tests and confidence intervals.
 
     The ICCs, F statistics, degrees of freedom and p-values come from
-    :func:`pingouin.intraclass_corr`; the confidence intervals use the same formulas (they are those
-    of ``psych::ICC``) at the requested ``confidence``.
+    :func:`pingouin.intraclass_corr`; the confidence intervals use the same F-based formulas (those of
+    ``psych::ICC``) on pingouin's ANOVA mean squares, at the requested ``confidence`` (pingouin's own
+    intervals are 95% only).
 
     Which form to report:
 
@@ -226,8 +218,16 @@ def icc(
         # pingouin's internals raise pandas deprecation and numpy runtime warnings that are not the user's concern
         warnings.simplefilter("ignore")
         table = pg.intraclass_corr(data=long, targets="target", raters="rater", ratings="rating")
+        anova = pg.anova(data=long, dv="rating", between=["target", "rater"], ss_type=2).set_index("Source")
     table = table.set_index("Type").loc[list(_MCGRAW_WONG)]
-    cis = _icc_cis(m, float(table.loc["ICC(A,1)", "ICC"]), confidence)
+    ss, df = anova["SS"], anova["DF"]  # the two-way ANOVA without replication that intraclass_corr runs
+    mean_squares = (
+        float(ss["target"] / df["target"]),
+        float((ss["rater"] + ss["target * rater"]) / (df["rater"] + df["target * rater"])),
+        float(ss["rater"] / df["rater"]),
+        float(ss["target * rater"] / df["target * rater"]),
+    )
+    cis = _icc_cis(mean_squares, n, k, float(table.loc["ICC(A,1)", "ICC"]), confidence)
     forms = []
     for name, mw, desc, ci in zip(ICC_FORMS, _MCGRAW_WONG, _ICC_DESCRIPTION, cis):
         row = table.loc[mw]

@@ -11,7 +11,9 @@ and :func:`~cqmetric.reliability.williams_test`, so the three compute the same n
 * ``pvalue`` — scipy's analytic tests, a t-test over groups, or a permutation test (within groups at
   group level).
 
-The arithmetic itself is in :mod:`cqmetric.reliability.kernels`.
+The arithmetic itself is in :mod:`cqmetric.reliability.kernels`: estimates use scipy's coefficients
+(:func:`~cqmetric.reliability.kernels.corr`, :func:`~cqmetric.reliability.kernels.corr_rows`), resampling
+loops the equal but faster :func:`~cqmetric.reliability.kernels.resample_corr_rows`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cqmetric.reliability.kernels import (
     partial_corr,
     partial_corr_inputs,
     permutation_pvalue,
+    resample_corr_rows,
     snap_ties,
 )
 from cqmetric.reliability.resampling import cluster_indices
@@ -244,8 +247,10 @@ class Protocol:
             out = np.empty(p.shape[0])
             for s in range(0, p.shape[0], 256):
                 idx = p[s : s + 256]
-                out[s : s + 256] = corr_rows(x[idx], y[idx], self.method)
+                out[s : s + 256] = resample_corr_rows(x[idx], y[idx], self.method)
             return out
+        if kind == "clusters" and C is None and self.method != "kendall":
+            return np.array([resample_corr_rows(x[i][None], y[i][None], self.method)[0] for i in p])
         if kind in ("items", "clusters"):
             return np.array([partial_corr(x[i], y[i], None if C is None else C[i], self.method) for i in p])
         if kind == "groups":
@@ -255,7 +260,7 @@ class Protocol:
         if C is None:
             mx = np.apply_along_axis(snap_ties, 1, mx)
             my = np.apply_along_axis(snap_ties, 1, my)
-            return corr_rows(mx, my, self.method)
+            return resample_corr_rows(mx, my, self.method)
         mc = np.stack([self._boot_means(kind, p, C[:, j]) for j in range(C.shape[1])], axis=2)
         return np.array([partial_corr(snap_ties(a), snap_ties(b), c, self.method) for a, b, c in zip(mx, my, mc)])
 
@@ -294,9 +299,8 @@ class Protocol:
 
             def stat(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
                 a2, b2 = np.atleast_2d(a), np.atleast_2d(b)
-                return corr_rows(a2.reshape(-1, a2.shape[-1]), b2.reshape(-1, b2.shape[-1]), self.method).reshape(
-                    a2.shape[:-1]
-                )
+                rows = resample_corr_rows(a2.reshape(-1, a2.shape[-1]), b2.reshape(-1, b2.shape[-1]), self.method)
+                return rows.reshape(a2.shape[:-1])
 
             vec = self.method != "kendall" or xs.size <= 200
             with np.errstate(all="ignore"):
@@ -345,7 +349,7 @@ class Protocol:
             TX = np.stack([a for a, _ in items])
             TY = np.stack([b for _, b in items])
             for b in range(n_perm):
-                r = corr_rows(TX, rng.permuted(TY, axis=1), base)
+                r = resample_corr_rows(TX, rng.permuted(TY, axis=1), base)
                 if self.omit_undefined:
                     sums[b] += np.nansum(r)
                     counts[b] += np.isfinite(r).sum()

@@ -41,16 +41,18 @@ def test_icc_long_and_wide_agree(lenient):
     assert a["ICC(A,1)"] is a["ICC2"]
 
 
-def test_icc_matches_pingouin_directly(lenient):
+def test_icc_matches_pingouin_directly(lenient, monkeypatch):
     pd = pytest.importorskip("pandas")
     pg = pytest.importorskip("pingouin")
+    monkeypatch.setitem(pg.options, "round.column.CI95", None)  # pingouin rounds its 95% CI to 2 decimals by default
     n, k = lenient.shape
     long = pd.DataFrame({"t": np.repeat(np.arange(n), k), "r": np.tile(np.arange(k), n), "v": lenient.ravel()})
     ref = pg.intraclass_corr(long, targets="t", raters="r", ratings="v").set_index("Type")
-    res = icc(lenient)
-    assert res["ICC2"].estimate == pytest.approx(float(ref.loc["ICC(A,1)", "ICC"]), abs=1e-12)
-    lo, hi = ref.loc["ICC(A,1)", "CI95"]  # pingouin rounds its CI to 2 decimals
-    assert res["ICC2"].ci == pytest.approx((lo, hi), abs=0.006)
+    res = icc(lenient)  # confidence=0.95, the only level pingouin offers; other levels: the R reference tests
+    for form in ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)"):
+        assert res[form].estimate == pytest.approx(float(ref.loc[form, "ICC"]), abs=1e-12)
+        assert res[form].pvalue == pytest.approx(float(ref.loc[form, "pval"]), abs=1e-12)
+        assert res[form].ci == pytest.approx(tuple(ref.loc[form, "CI95"]), abs=1e-12)
 
 
 def test_center_raters_turns_absolute_agreement_into_consistency(lenient):

@@ -10,7 +10,7 @@ from scipy import stats
 
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability import correlation
-from cqmetric.reliability.kernels import corr_rows, snap_ties
+from cqmetric.reliability.kernels import corr_rows, resample_corr_rows, snap_ties
 
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 
@@ -86,15 +86,27 @@ def test_system_means_equal_in_exact_arithmetic_are_tied():
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
-def test_row_kernel_matches_scipy(method):
+@pytest.mark.parametrize("rows", [corr_rows, resample_corr_rows], ids=["estimates", "resampling"])
+def test_row_kernels_match_scipy(method, rows):
+    # corr_rows calls scipy for Pearson/Spearman; resample_corr_rows (bootstrap and permutation loops) and the
+    # Kendall tau-b of both are computed in cqmetric, so every row is checked against scipy.stats here
     rng = np.random.default_rng(3)
-    X = rng.integers(0, 4, size=(30, 9)).astype(float)
+    X = rng.integers(0, 4, size=(30, 9)).astype(float)  # many ties
     Y = rng.integers(0, 4, size=(30, 9)).astype(float)
     X[0] = 1.0  # constant row -> NaN
-    got = corr_rows(X, Y, method)
+    got = rows(X, Y, method)
     assert np.isnan(got[0])
     for i in range(1, 30):
         assert got[i] == pytest.approx(SCIPY[method](X[i], Y[i]).statistic, abs=1e-12)
+    assert np.isnan(rows(X[:, :2], Y[:, :2], method)).all()  # fewer than 3 points: undefined
+
+
+def test_resampling_kernel_keeps_precision_on_tiny_values():
+    # CIDEr reaches 1e-318 (subnormal) on HANNA; scaling each row before centring keeps the exact answer:
+    # x = (1, 2, 3) * 1e-318 against y = (1, 3, 2) has Pearson r = 0.5 exactly (closed form)
+    x = np.array([[1.0, 2.0, 3.0]]) * 1e-318
+    y = np.array([[1.0, 3.0, 2.0]])
+    assert resample_corr_rows(x, y, "pearson")[0] == pytest.approx(0.5, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
