@@ -18,12 +18,10 @@ import importlib.util
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import threading
 import types
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,73 +185,14 @@ def _chromium() -> str | None:
     return None
 
 
-def png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
-    """Decode an 8-bit RGB/RGBA/grey PNG with zlib only (no PIL): (width, height, pixels)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, chunks, header = 8, [], None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            chunks.append(body)
-        pos += 12 + length
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(colour)
-    assert depth == 8 and channels and interlace == 0, f"unsupported PNG (depth {depth}, colour type {colour})"
-    raw = zlib.decompress(b"".join(chunks))
-    stride, bpp = width * channels, channels
-    rows, prev = [], bytearray(stride)
-    for y in range(height):
-        filt = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if filt == 1:
-                line[x] = (line[x] + a) & 0xFF
-            elif filt == 2:
-                line[x] = (line[x] + b) & 0xFF
-            elif filt == 3:
-                line[x] = (line[x] + (a + b) // 2) & 0xFF
-            elif filt == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        rows.append(bytes(line))
-        prev = line
-    pixels = [tuple(row[x:x + channels]) for row in rows for x in range(0, stride, channels)]
-    return width, height, pixels
-
-
 def _distinct_colours(png: Path) -> tuple[int, float]:
-    """(number of distinct colours, share of the most common colour) of a screenshot."""
-    try:
-        from PIL import Image
-    except ImportError:
-        _, _, pixels = png_pixels(png.read_bytes())
-        counts: dict[tuple[int, ...], int] = {}
-        for p in pixels:
-            counts[p[:3]] = counts.get(p[:3], 0) + 1
-        return len(counts), max(counts.values()) / len(pixels)
+    """(number of distinct colours, share of the most common colour) of a screenshot, read with Pillow."""
+    from PIL import Image  # installed with matplotlib (requirements/pins.txt)
+
     with Image.open(png) as img:
         rgb = img.convert("RGB")
         colours = rgb.getcolors(maxcolors=rgb.width * rgb.height)
         return len(colours), max(n for n, _ in colours) / (rgb.width * rgb.height)
-
-
-def test_png_decoder_agrees_with_pil(tmp_path: Path):
-    pil = pytest.importorskip("PIL.Image")
-    img = pil.new("RGB", (7, 5), (255, 255, 255))
-    for x in range(7):
-        img.putpixel((x, x % 5), (x * 30, 200 - x * 20, 40))
-    img.save(tmp_path / "t.png")
-    width, height, pixels = png_pixels((tmp_path / "t.png").read_bytes())
-    assert (width, height) == (7, 5)
-    assert pixels == [img.getpixel((x, y)) for y in range(5) for x in range(7)]
 
 
 @pytest.fixture()
