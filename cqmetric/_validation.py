@@ -112,10 +112,10 @@ def check_seed(where: str, seed: Any) -> int:
     Examples:
         >>> check_seed("correlation", 7)
         7
-        >>> check_seed("correlation", None)
+        >>> check_seed("correlation", None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        cqmetric.errors.InputValidationError: correlation: expected `seed` to be a non-negative integer, got None (NoneType); pass a fixed integer such as 12345 so the result can be reproduced.
+        cqmetric.errors.InputValidationError: correlation: expected `seed` to be a non-negative integer, got None ...
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputValidationError(

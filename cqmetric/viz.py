@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import as_float_array, check_option, check_same_length
+from cqmetric._validation import as_float_array, check_option, check_same_length, check_seed
 from cqmetric.errors import InputValidationError, MissingDependencyError
 
 __all__ = ["token_html", "save_token_html", "token_colour", "plot_profile", "plot_agreement"]
@@ -332,6 +332,7 @@ def plot_agreement(
     from cqmetric.reliability.correlation import correlation
 
     check_option(where, "level", level, ("item", "group"))
+    seed = check_seed(where, seed)
     res = correlation(x, y, method=method, level=level, groups=groups, n_boot=n_boot, seed=seed,
                       confidence=confidence, pvalue="none")
     value = res.estimate

@@ -238,6 +238,8 @@ def test_plot_agreement_checks_its_input(agg):
         plot_agreement([1, 2, float("nan")], [1, 2, 3])
     with pytest.raises(InputValidationError, match="method"):
         plot_agreement([1, 2, 3], [1, 2, 3], method="cosine")
+    with pytest.raises(InputValidationError, match=r"plot_agreement: expected `seed` to be a non-negative integer"):
+        plot_agreement([1, 2, 3], [1, 3, 2], seed=-1)
 
 
 def test_figures_without_matplotlib_name_the_extra(monkeypatch):

@@ -3,9 +3,9 @@
 Conventions (they hold for every function in :mod:`cqmetric.reliability`):
 
 * A seed is a non-negative int (checked by :func:`cqmetric._validation.check_seed`); it becomes a
-  :class:`numpy.random.Generator` through :class:`numpy.random.SeedSequence`. Independent streams for different jobs of one call (bootstrap,
-  permutation, subgroups) are children of that SeedSequence keyed by a fixed name, so changing
-  ``n_boot`` never changes a permutation p-value and vice versa.
+  :class:`numpy.random.Generator` through :class:`numpy.random.SeedSequence`. Independent streams for
+  different jobs of one call (bootstrap, permutation, subgroups) are children of that SeedSequence keyed
+  by a fixed name, so changing ``n_boot`` never changes a permutation p-value and vice versa.
 * Confidence intervals from resampling are two-sided *percentile* intervals.
 * One-sample and two-sample statistics go through :func:`scipy.stats.bootstrap`
   (``method="percentile"``); clustered designs (resample groups, not items) are resampled by hand
