@@ -112,3 +112,26 @@ def require(module: str, extra: str) -> Any:
         raise MissingDependencyError(
             f"`{module}` is required for this feature; install it with: pip install 'cqmetric[{extra}]'"
         ) from None
+
+
+def check_seed(where: str, seed: Any) -> int:
+    """Return `seed` as int if it is an integer >= 0.
+
+    A seed is a plain integer, never None or a Generator: it is written into the settings and signature of a result,
+    and the independent random streams of one call are derived from it by name, so the same seed always
+    reproduces the same numbers.
+
+    Examples:
+        >>> check_seed("correlation", 7)
+        7
+        >>> check_seed("correlation", None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cqmetric.errors.InputValidationError: correlation: expected `seed` to be a non-negative integer, got None ...
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputValidationError(
+            f"{where}: expected `seed` to be a non-negative integer, got {seed!r} ({type(seed).__name__}); "
+            "pass a fixed integer such as 12345 so the result can be reproduced."
+        )
+    return int(seed)

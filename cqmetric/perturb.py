@@ -19,10 +19,11 @@ different words for a word shuffle) are returned *unchanged*, and the function e
 :class:`~cqmetric.errors.DegenerateInputWarning`; :func:`perturb_texts` also returns a ``changed``
 flag per text, so the caller can drop those pairs (an unchanged pair is a tie, not a win).
 
-The sentence splitter is a small regex (sentence-final ``. ! ? …`` followed by whitespace, or CJK
-``。！？``, optionally followed by closing quotes/brackets, and blank lines); abbreviations such as
-"Mr." split a sentence. Sentences are re-joined with one space (no space for CJK text without
-whitespace).
+Sentences are cqmetric's sentences, :func:`cqmetric.units.sentence_spans` (the units of the chain-rule
+profile and of context calibration): a sentence ends at ``. ! ? …`` followed by whitespace and a
+capital, a digit or an opening quote (any letter in text without capitals), at CJK ``。！？`` and at a
+blank line; abbreviations such as "Mr." split a sentence. Sentences are re-joined with one space (no
+space for CJK text without whitespace).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import check_option, check_texts
+from cqmetric._validation import check_option, check_seed, check_texts
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
+from cqmetric.units import sentence_spans
 
 __all__ = [
     "shuffle_sentences",
@@ -50,31 +52,16 @@ __all__ = [
 
 KINDS = ("sentence_shuffle", "word_shuffle")
 
-_SENTENCE = re.compile(
-    r"""\S.*?(?:
-        [.!?\u2026]+["'\u201d\u2019)\]]*(?=\s|$)       # western terminal punctuation, closers, then space/end
-      | [\u3002\uff01\uff1f]+["'\u201d\u2019\u300d\u300f)\uff09]*   # CJK terminal punctuation
-      | (?=\n\s*\n)                                    # a blank line ends a sentence
-      | $                                              # or the end of the text
-    )""",
-    re.S | re.X,
-)
 _FINAL_PUNCT = re.compile(r"""([.!?\u2026\u3002\uff01\uff1f,;:]+["'\u201d\u2019)\]\u300d\u300f]*)$""")
 
 
-def _split_sentences(text: str) -> list[str]:
-    """Split `text` into sentences with the module's regex (private helper)."""
-    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+def _sentences(text: str) -> list[str]:
+    """The sentences of `text` (:func:`cqmetric.units.sentence_spans`), without their surrounding whitespace."""
+    return [text[a:b].strip() for a, b in sentence_spans(text) if text[a:b].strip()]
 
 
 def _joiner(text: str) -> str:
     return " " if re.search(r"\s", text.strip()) else ""
-
-
-def _check_seed(where: str, seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputValidationError(f"{where}: expected `seed` to be a non-negative integer, got {seed!r}.")
-    return int(seed)
 
 
 def _check_text(where: str, text: Any) -> str:
@@ -93,7 +80,7 @@ def _non_identity_permutation(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _shuffle_sentences(text: str, rng: np.random.Generator) -> tuple[str, bool]:
-    sents = _split_sentences(text)
+    sents = _sentences(text)
     if len(set(sents)) < 2:
         return text, False
     while True:
@@ -122,7 +109,7 @@ def _shuffle_words_in(sentence: str, rng: np.random.Generator) -> tuple[str, boo
 
 
 def _shuffle_words(text: str, rng: np.random.Generator) -> tuple[str, bool]:
-    sents = _split_sentences(text)
+    sents = _sentences(text)
     out, changed = [], False
     for s in sents:
         t, c = _shuffle_words_in(s, rng)
@@ -151,7 +138,7 @@ def shuffle_sentences(text: str, *, seed: int = 12345) -> str:
     """
     out, changed = _shuffle_sentences(
         _check_text("shuffle_sentences", text),
-        np.random.default_rng(np.random.SeedSequence(_check_seed("shuffle_sentences", seed))),
+        np.random.default_rng(np.random.SeedSequence(check_seed("shuffle_sentences", seed))),
     )
     if not changed:
         warnings.warn(
@@ -183,7 +170,7 @@ def shuffle_words(text: str, *, seed: int = 12345) -> str:
     """
     out, changed = _shuffle_words(
         _check_text("shuffle_words", text),
-        np.random.default_rng(np.random.SeedSequence(_check_seed("shuffle_words", seed))),
+        np.random.default_rng(np.random.SeedSequence(check_seed("shuffle_words", seed))),
     )
     if not changed:
         warnings.warn(
@@ -207,7 +194,7 @@ def derangement(n: int, *, seed: int = 12345) -> np.ndarray:
         raise InputValidationError(
             f"derangement: expected `n` to be an integer >= 2 (one item cannot be swapped), got {n!r}."
         )
-    rng = np.random.default_rng(np.random.SeedSequence(_check_seed("derangement", seed)))
+    rng = np.random.default_rng(np.random.SeedSequence(check_seed("derangement", seed)))
     while True:
         p = rng.permutation(int(n))
         if not np.any(p == np.arange(int(n))):
@@ -280,7 +267,7 @@ def perturb_texts(texts: Sequence[str], *, kind: str = "sentence_shuffle", seed:
     """
     items = check_texts("perturb_texts", texts)
     kind = check_option("perturb_texts", "kind", kind, KINDS)
-    seed = _check_seed("perturb_texts", seed)
+    seed = check_seed("perturb_texts", seed)
     fn = _shuffle_sentences if kind == "sentence_shuffle" else _shuffle_words
     outs, flags = [], []
     for i, t in enumerate(items):

@@ -20,8 +20,16 @@ from cqmetric.errors import InputValidationError
 UNIT_KINDS = ("sentence", "paragraph")
 
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets), then whitespace, then
-# something that can start a sentence (a capital, a digit, an opening quote or bracket).
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+(?=[A-Z0-9"“‘'(\[])""")
+# something that can start a sentence: a capital, a digit, an opening quote or bracket. In a text without any
+# capital letter (lower-cased text, e.g. the GPT and HINT stories of HANNA) a lower-case letter can start one too.
+# It also ends at Chinese/Japanese full-width 。！？ (no space needed) and at a blank line (a paragraph break).
+_WESTERN_END = r"""[.!?…]+["'”’)\]]*\s+"""
+_CASED_START = r"""(?=[A-Z0-9"“‘'(\[])"""
+_UNCASED_START = r"""(?=[^\W_]|["“‘'(\[])"""
+_CJK_END = r"""[。！？]+["'”’)\]」』）]*\s*"""
+_BLANK_LINE = r"\n[^\S\n]*\n\s*"
+_SENTENCE_END = re.compile(f"{_WESTERN_END}{_CASED_START}|{_CJK_END}|{_BLANK_LINE}")
+_SENTENCE_END_UNCASED = re.compile(f"{_WESTERN_END}{_UNCASED_START}|{_CJK_END}|{_BLANK_LINE}")
 _PARAGRAPH_END = re.compile(r"\n\s*\n\s*")
 
 
@@ -41,8 +49,18 @@ def _spans_from_ends(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text`, covering it completely."""
-    return _spans_from_ends(text, _SENTENCE_END)
+    r"""Character spans of the sentences of `text`, covering it completely (cqmetric's notion of a sentence).
+
+    Examples:
+        >>> text = "It rained... and rained. Then it stopped.\n\nThe End"
+        >>> [text[a:b] for a, b in sentence_spans(text)]
+        ['It rained... and rained. ', 'Then it stopped.\n\n', 'The End']
+        >>> text = "it rained. we stayed in."  # no capital anywhere: lower-case letters start sentences
+        >>> [text[a:b] for a, b in sentence_spans(text)]
+        ['it rained. ', 'we stayed in.']
+    """
+    cased = any(c.isupper() for c in text)
+    return _spans_from_ends(text, _SENTENCE_END if cased else _SENTENCE_END_UNCASED)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

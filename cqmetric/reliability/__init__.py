@@ -14,9 +14,30 @@ and returns a frozen result that prints as a table and converts to JSON (``to_di
   analysis), :func:`pair_validation` (degraded pairs; see :mod:`cqmetric.perturb`).
 
 See ``docs/reliability.md`` for what to report and how to read it.
+
+Where each number is computed:
+
+* ``correlation.py`` — :func:`correlation` (options, NaN policy, assembling the result);
+  ``protocol.py`` — the study design: levels, groups and systems, bootstrap units, p-values;
+  ``kernels.py`` — the coefficients themselves (scipy where it has them), partial correlation, p-value arithmetic.
+* ``ceiling.py`` — :func:`human_ceiling`; ``report.py`` — :func:`report`.
+* ``agreement.py`` — ICC (pingouin), Krippendorff's alpha (krippendorff), the kappas (statsmodels);
+  ``ratings.py`` — wide/long ratings and rater centring.
+* ``paired.py`` — Williams, Wilcoxon, sign test, d_z; ``compare.py`` — :func:`compare_models`;
+  ``pairs.py`` — :func:`pair_validation`.
+* ``results.py`` — the result classes; ``resampling.py`` — seeded streams, bootstrap draws, percentile CIs;
+  ``inputs.py`` — the checks at the boundary.
 """
 
-from cqmetric.reliability._result import (
+from cqmetric.reliability.agreement import cohens_kappa, fleiss_kappa, icc, krippendorff_alpha
+from cqmetric.reliability.ceiling import human_ceiling
+from cqmetric.reliability.compare import compare_models
+from cqmetric.reliability.correlation import correlation
+from cqmetric.reliability.paired import cohens_dz, sign_test, wilcoxon_test, williams_t, williams_test
+from cqmetric.reliability.pairs import pair_validation
+from cqmetric.reliability.ratings import center_ratings
+from cqmetric.reliability.report import ReliabilityReport, ReportRow, report
+from cqmetric.reliability.results import (
     GroupContrast,
     ICCResult,
     ModelComparison,
@@ -24,25 +45,6 @@ from cqmetric.reliability._result import (
     PairValidationResult,
     ReliabilityResult,
 )
-from cqmetric.reliability.agreement import (
-    center_ratings,
-    cohens_kappa,
-    fleiss_kappa,
-    icc,
-    krippendorff_alpha,
-)
-from cqmetric.reliability.ceiling import human_ceiling
-from cqmetric.reliability.compare import compare_models
-from cqmetric.reliability.correlation import correlation
-from cqmetric.reliability.paired import (
-    cohens_dz,
-    sign_test,
-    wilcoxon_test,
-    williams_t,
-    williams_test,
-)
-from cqmetric.reliability.pairs import pair_validation
-from cqmetric.reliability.report import ReliabilityReport, ReportRow, report
 
 __all__ = [
     "correlation",

@@ -1,4 +1,4 @@
-"""Agreement among human raters: ICC, Krippendorff's alpha, Cohen's and Fleiss' kappa, leniency centring.
+"""Agreement among human raters: ICC, Krippendorff's alpha, Cohen's and Fleiss' kappa.
 
 Ratings come as a wide array (rows = targets/units/items, columns = raters, NaN = not rated) or,
 for :func:`icc` and :func:`krippendorff_alpha`, as long data (a pandas DataFrame or a mapping of
@@ -11,7 +11,8 @@ agreement becomes consistency (ICC2 moves towards ICC3). It is offered where rat
 interval numbers (ICC, interval alpha, the human ceiling); it is *not* offered for kappa, nominal,
 ordinal or ratio alpha, where shifted values are no longer categories or ratios. The columns must be
 the same people: on crowd data where columns are slots (HANNA), centre on worker ids with
-:func:`center_ratings` (``rater_ids=``) or use long data keyed by worker.
+:func:`~cqmetric.reliability.center_ratings` (``rater_ids=``; see :mod:`cqmetric.reliability.ratings`) or use
+long data keyed by worker.
 
 References:
     Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater
@@ -38,25 +39,18 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, require
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed, require
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability._bootstrap import (
-    check_confidence,
-    check_n_boot,
-    check_seed,
-    child_rng,
-    percentile_ci,
-)
-from cqmetric.reliability._result import ICCResult, ReliabilityResult
-from cqmetric.reliability.correlation import degenerate, encode_labels
+from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.ratings import center_matrix, ratings_matrix
+from cqmetric.reliability.resampling import child_rng, percentile_ci
+from cqmetric.reliability.results import ICCResult, ReliabilityResult
 
 __all__ = [
     "icc",
     "krippendorff_alpha",
     "cohens_kappa",
     "fleiss_kappa",
-    "center_ratings",
-    "ratings_matrix",
     "ICC_FORMS",
     "ALPHA_LEVELS",
 ]
@@ -76,137 +70,20 @@ KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
 
 # --------------------------------------------------------------------------------------------
-# Input: wide or long ratings
-# --------------------------------------------------------------------------------------------
-
-
-def _column(where: str, table: Any, name: str) -> np.ndarray:
-    try:
-        col = table[name]
-    except (KeyError, TypeError, IndexError):
-        cols = list(getattr(table, "columns", table.keys() if isinstance(table, Mapping) else []))
-        raise InputValidationError(
-            f"{where}: expected a column {name!r} in the ratings table, got columns {cols}."
-        ) from None
-    return np.asarray(col, dtype=object)
-
-
-def ratings_matrix(
-    where: str, ratings: Any, *, targets: str | None = None, raters: str | None = None, values: str | None = None
-) -> tuple[np.ndarray, tuple[Any, ...] | None, tuple[Any, ...] | None]:
-    """Return (matrix n_targets x n_raters with NaN for missing, target labels, rater labels).
-
-    Wide input when `targets`, `raters` and `values` are all None; long input (a DataFrame or a mapping
-    of equally long columns) when all three are given.
-    """
-    long_args = (targets, raters, values)
-    if all(a is None for a in long_args):
-        if isinstance(ratings, Mapping) or hasattr(ratings, "columns"):
-            raise InputValidationError(
-                f"{where}: got a table for `ratings` but no column names; pass targets=, raters= and values= "
-                "(long data), or a 2-D array (rows = targets, columns = raters)."
-            )
-        m = as_float_array(where, "ratings", ratings, ndim=2)
-        return m, None, None
-    if any(a is None for a in long_args):
-        raise InputValidationError(
-            f"{where}: long data needs all of targets=, raters= and values=, got targets={targets!r}, raters={raters!r}, values={values!r}."
-        )
-    t = _column(where, ratings, str(targets))
-    r = _column(where, ratings, str(raters))
-    v = as_float_array(where, str(values), _column(where, ratings, str(values)))
-    n = v.size
-    tc, tl = encode_labels(where, str(targets), t, n)
-    rc, rl = encode_labels(where, str(raters), r, n)
-    m = np.full((len(tl), len(rl)), np.nan)
-    seen = np.zeros(m.shape, dtype=bool)
-    for i, j, val in zip(tc, rc, v):
-        if seen[i, j]:
-            raise InputValidationError(
-                f"{where}: expected one rating per (target, rater), got two for target {tl[i]!r} and rater {rl[j]!r}."
-            )
-        seen[i, j] = True
-        m[i, j] = val
-    return m, tl, rl
-
-
-def _center_matrix(m: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
-    out = np.array(m, dtype=float)
-    ok = ~np.isnan(out)
-    if not ok.any():
-        return out
-    grand = out[ok].mean()
-    if ids is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            col_means = np.nanmean(out, axis=0)
-        return out - col_means[None, :] + grand
-    codes, labels = encode_labels("center_ratings", "rater_ids", ids.ravel(), ids.size)
-    codes = codes.reshape(ids.shape)
-    flat_ok = ok.ravel()
-    sums = np.bincount(codes.ravel()[flat_ok], weights=out.ravel()[flat_ok], minlength=len(labels))
-    cnts = np.bincount(codes.ravel()[flat_ok], minlength=len(labels))
-    with np.errstate(all="ignore"):
-        means = sums / cnts
-    return out - means[codes] + grand
-
-
-def center_ratings(ratings: Any, *, rater_ids: Any = None) -> np.ndarray:
-    """Remove rater leniency: x_ij - (mean of rater j) + (grand mean), NaN kept as missing.
-
-    Args:
-        ratings: Wide array, rows = targets, columns = raters (NaN = not rated).
-        rater_ids: Optional array of the same shape naming who gave each rating; then each *person*
-            is centred on their own mean (needed when columns are slots filled by different people,
-            as in HANNA). Without it each column is one rater.
-
-    Returns:
-        A new float array of the same shape.
-
-    Examples:
-        >>> from cqmetric.reliability import center_ratings
-        >>> center_ratings([[1, 3], [2, 4], [3, 5]]).tolist()
-        [[2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]
-    """
-    m = as_float_array("center_ratings", "ratings", ratings, ndim=2)
-    if rater_ids is None:
-        return _center_matrix(m)
-    ids = np.asarray(rater_ids, dtype=object)
-    if ids.shape != m.shape:
-        raise InputValidationError(
-            f"center_ratings: expected `rater_ids` of the same shape as `ratings` {m.shape}, got {ids.shape}."
-        )
-    return _center_matrix(m, ids)
-
-
-def _settings_base(**kw: Any) -> dict[str, Any]:
-    return dict(kw)
-
-
-# --------------------------------------------------------------------------------------------
 # ICC
 # --------------------------------------------------------------------------------------------
 
 
-def _mean_squares(m: np.ndarray) -> tuple[float, float, float, float]:
-    """Two-way ANOVA mean squares of a complete n x k matrix: (MSB rows, MSW within, MSJ columns, MSE residual)."""
-    n, k = m.shape
-    grand = m.mean()
-    ss_total = float(((m - grand) ** 2).sum())
-    ss_rows = float(k * ((m.mean(axis=1) - grand) ** 2).sum())
-    ss_cols = float(n * ((m.mean(axis=0) - grand) ** 2).sum())
-    ss_err = ss_total - ss_rows - ss_cols
-    msb = ss_rows / (n - 1)
-    msw = (ss_cols + ss_err) / (n * (k - 1))
-    msj = ss_cols / (k - 1)
-    mse = ss_err / ((n - 1) * (k - 1))
-    return msb, msw, msj, mse
+def _icc_cis(
+    mean_squares: tuple[float, float, float, float], n: int, k: int, icc2: float, confidence: float
+) -> list[tuple[float, float]]:
+    """F-based CIs of the six forms at any `confidence` (Shrout & Fleiss 1979; McGraw & Wong 1996).
 
-
-def _icc_cis(m: np.ndarray, icc2: float, confidence: float) -> list[tuple[float, float]]:
-    """CIs of the six forms (Shrout & Fleiss 1979; McGraw & Wong 1996; as pingouin and psych::ICC)."""
-    n, k = m.shape
-    msb, msw, msj, mse = _mean_squares(m)
+    These are the formulas of :func:`pingouin.intraclass_corr` and ``psych::ICC``; pingouin fixes the
+    level at 95% and rounds its ``CI95`` column to two decimals, so the intervals are computed here from
+    pingouin's ANOVA mean squares (rows, within, raters, residual).
+    """
+    msb, msw, msj, mse = mean_squares
     a = 1.0 - confidence
     f1 = msb / msw
     df1, df1kd, df2kd = n - 1, n * (k - 1), (n - 1) * (k - 1)
@@ -246,8 +123,9 @@ def icc(
     """All six Shrout-Fleiss intraclass correlations with F-tests and confidence intervals.
 
     The ICCs, F statistics, degrees of freedom and p-values come from
-    :func:`pingouin.intraclass_corr`; the confidence intervals use the same formulas (they are those
-    of ``psych::ICC``) at the requested ``confidence``.
+    :func:`pingouin.intraclass_corr`; the confidence intervals use the same F-based formulas (those of
+    ``psych::ICC``) on pingouin's ANOVA mean squares, at the requested ``confidence`` (pingouin's own
+    intervals are 95% only).
 
     Which form to report:
 
@@ -301,11 +179,14 @@ def icc(
     m, _, _ = ratings_matrix(where, ratings, targets=targets, raters=raters, values=values)
     if m.shape[1] < 2:
         raise InputValidationError(f"{where}: expected at least 2 raters (columns), got shape {m.shape}.")
-    settings = _settings_base(
-        confidence=confidence, ci="F-distribution", center_raters=bool(center_raters), nan_policy=nan_policy
-    )
+    settings = {
+        "confidence": confidence,
+        "ci": "F-distribution",
+        "center_raters": bool(center_raters),
+        "nan_policy": nan_policy,
+    }
     if center_raters:
-        m = _center_matrix(m)
+        m = center_matrix(m)
     bad = np.isnan(m).any(axis=1)
     if bad.any():
         if nan_policy == "raise":
@@ -337,8 +218,16 @@ def icc(
         # pingouin's internals raise pandas deprecation and numpy runtime warnings that are not the user's concern
         warnings.simplefilter("ignore")
         table = pg.intraclass_corr(data=long, targets="target", raters="rater", ratings="rating")
+        anova = pg.anova(data=long, dv="rating", between=["target", "rater"], ss_type=2).set_index("Source")
     table = table.set_index("Type").loc[list(_MCGRAW_WONG)]
-    cis = _icc_cis(m, float(table.loc["ICC(A,1)", "ICC"]), confidence)
+    ss, df = anova["SS"], anova["DF"]  # the two-way ANOVA without replication that intraclass_corr runs
+    mean_squares = (
+        float(ss["target"] / df["target"]),
+        float((ss["rater"] + ss["target * rater"]) / (df["rater"] + df["target * rater"])),
+        float(ss["rater"] / df["rater"]),
+        float(ss["target * rater"] / df["target * rater"]),
+    )
+    cis = _icc_cis(mean_squares, n, k, float(table.loc["ICC(A,1)", "ICC"]), confidence)
     forms = []
     for name, mw, desc, ci in zip(ICC_FORMS, _MCGRAW_WONG, _ICC_DESCRIPTION, cis):
         row = table.loc[mw]
@@ -380,7 +269,7 @@ def _nan_icc(n: int, k: int, settings: Mapping[str, Any]) -> ICCResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _interval_alpha_stats(m: np.ndarray) -> np.ndarray:
+def interval_alpha_unit_stats(m: np.ndarray) -> np.ndarray:
     """Per pairable unit: (m_u, sum, sum of squares, within-unit disagreement D_u)."""
     ok = ~np.isnan(m)
     cnt = ok.sum(axis=1)
@@ -393,7 +282,7 @@ def _interval_alpha_stats(m: np.ndarray) -> np.ndarray:
     return np.column_stack([cnt, s1, s2, d])
 
 
-def _interval_alpha_from_stats(tot: np.ndarray) -> np.ndarray:
+def interval_alpha_from_stats(tot: np.ndarray) -> np.ndarray:
     """Interval alpha, 1 - (N - 1) * sum D_u / (2 (N S2 - S1^2)), for rows of summed unit statistics."""
     n, s1, s2, d = tot[..., 0], tot[..., 1], tot[..., 2], tot[..., 3]
     with np.errstate(all="ignore"):
@@ -463,7 +352,7 @@ def krippendorff_alpha(
         )
     m, _, _ = ratings_matrix(where, ratings, targets=targets, raters=raters, values=values)
     if center_raters:
-        m = _center_matrix(m)
+        m = center_matrix(m)
     if level == "ratio" and np.isfinite(m).any() and np.nanmin(m) < 0:
         raise InputValidationError(f"{where}: level='ratio' needs non-negative ratings, got minimum {np.nanmin(m)!r}.")
     settings = {
@@ -504,8 +393,8 @@ def krippendorff_alpha(
         rng = child_rng(seed, "bootstrap")
         idx = rng.integers(0, mp.shape[0], size=(n_boot, mp.shape[0]))
         if level == "interval":
-            st = _interval_alpha_stats(mp)
-            reps = np.stack([_interval_alpha_from_stats(st[i].sum(axis=0)) for i in idx])
+            st = interval_alpha_unit_stats(mp)
+            reps = np.stack([interval_alpha_from_stats(st[i].sum(axis=0)) for i in idx])
         else:
             counts = np.stack([(mp == v).sum(axis=1) for v in domain], axis=1)
             reps = np.empty(n_boot)

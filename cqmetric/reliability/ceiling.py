@@ -21,24 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
-from cqmetric.reliability._bootstrap import (
-    check_confidence,
-    check_n_boot,
-    check_seed,
-    child_rng,
-    percentile_ci,
-)
-from cqmetric.reliability._result import ReliabilityResult
-from cqmetric.reliability.agreement import _center_matrix
-from cqmetric.reliability.correlation import (
-    build_protocol,
-    check_units,
-    common_settings,
-    degenerate,
-    subset_protocol,
-)
+from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.protocol import build_protocol, correlation_settings
+from cqmetric.reliability.ratings import center_matrix
+from cqmetric.reliability.resampling import child_rng, percentile_ci
+from cqmetric.reliability.results import ReliabilityResult
 
 __all__ = ["human_ceiling"]
 
@@ -97,10 +86,10 @@ def human_ceiling(
     n_boot = check_n_boot(where, n_boot)
     seed = check_seed(where, seed)
     confidence = check_confidence(where, confidence)
-    proto, _, _ = build_protocol(
+    proto = build_protocol(
         where, n=n, method=method, level=level, groups=groups, systems=systems, resample=resample, nan_policy=nan_policy
     )
-    settings = common_settings(
+    settings = correlation_settings(
         proto,
         n_boot=n_boot,
         seed=seed,
@@ -119,9 +108,9 @@ def human_ceiling(
                 raise InputValidationError(
                     f"{where}: expected `rater_ids` of shape {m.shape} (like `ratings`), got {ids.shape}."
                 )
-            m = _center_matrix(m, ids)
+            m = center_matrix(m, ids)
         else:
-            m = _center_matrix(m)
+            m = center_matrix(m)
     elif rater_ids is not None:
         raise InputValidationError(
             f"{where}: `rater_ids` is only used with center_raters=True; got center_raters=False."
@@ -140,8 +129,8 @@ def human_ceiling(
             )
             return ReliabilityResult("human_ceiling", float("nan"), None, None, n, proto.method, settings, {"k": k})
         m = m[~bad]
-        proto = subset_protocol(proto, ~bad)
-    check_units(where, proto)
+        proto = proto.subset(~bad)
+    proto.check_units()
     others = (m.sum(axis=1, keepdims=True) - m) / (k - 1)
     per_rater = []
     n_undefined = 0
@@ -154,16 +143,16 @@ def human_ceiling(
     per = np.array(per_rater)
     if n_undefined and np.all(np.isfinite(per)):
         warnings.warn(
-            f"{where}: up to {n_undefined} of {len(proto.glabels or ())} groups have an undefined leave-one-out correlation "
+            f"{where}: up to {n_undefined} of {proto.n_groups} groups have an undefined leave-one-out correlation "
             "(a constant rater or constant mean of the others); they were left out of the average.",
             DegenerateInputWarning,
             stacklevel=2,
         )
     details: dict[str, Any] = {"k": k, "per_rater": per}
-    if proto.glabels is not None:
-        details["n_groups"] = len(proto.glabels)
-    if proto.slabels is not None:
-        details["n_systems"] = len(proto.slabels)
+    if proto.group_labels is not None:
+        details["n_groups"] = proto.n_groups
+    if proto.system_labels is not None:
+        details["n_systems"] = proto.n_systems
     if not np.all(np.isfinite(per)):
         reason = "a leave-one-out correlation is undefined (a constant rater or constant mean of the others"
         reason += (
@@ -183,7 +172,7 @@ def human_ceiling(
     est = float(per.mean())
     ci = None
     if n_boot:
-        plan = proto.make_plan(child_rng(seed, "bootstrap"), n_boot)
+        plan = proto.bootstrap_plan(child_rng(seed, "bootstrap"), n_boot)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             reps = np.mean([proto.replicates(plan, m[:, j], others[:, j], None) for j in range(k)], axis=0)

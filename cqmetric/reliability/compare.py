@@ -18,23 +18,17 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability._bootstrap import (
-    check_confidence,
-    check_n_boot,
-    check_seed,
-    child_rng,
-    scipy_percentile_ci,
-)
-from cqmetric.reliability._result import (
+from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, encode_labels
+from cqmetric.reliability.paired import cohens_dz, wilcoxon_test
+from cqmetric.reliability.resampling import child_rng, scipy_percentile_ci
+from cqmetric.reliability.results import (
     GroupContrast,
     ModelComparison,
     PairedSummary,
     ReliabilityResult,
 )
-from cqmetric.reliability.correlation import ALTERNATIVES, degenerate, encode_labels
-from cqmetric.reliability.paired import cohens_dz, wilcoxon_test
 
 __all__ = ["compare_models"]
 

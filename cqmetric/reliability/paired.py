@@ -33,29 +33,13 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability._bootstrap import (
-    check_confidence,
-    check_n_boot,
-    check_seed,
-    child_rng,
-    percentile_ci,
-    scipy_percentile_ci,
-)
-from cqmetric.reliability._result import ReliabilityResult
-from cqmetric.reliability.correlation import (
-    ALTERNATIVES,
-    STAT_NAMES,
-    _corr,
-    _p_from_t,
-    _perm_p,
-    build_protocol,
-    check_units,
-    degenerate,
-    nan_mask,
-    subset_protocol,
-)
+from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, nan_mask
+from cqmetric.reliability.kernels import corr, p_from_t, permutation_pvalue
+from cqmetric.reliability.protocol import STAT_NAMES, Protocol, build_protocol
+from cqmetric.reliability.resampling import child_rng, percentile_ci, scipy_percentile_ci
+from cqmetric.reliability.results import ReliabilityResult
 
 __all__ = ["williams_t", "williams_test", "wilcoxon_test", "sign_test", "cohens_dz"]
 
@@ -107,7 +91,7 @@ def williams_t(n: int, r12: float, r13: float, r23: float, *, alternative: str =
         raise InputValidationError(f"{where}: expected `n` to be an integer >= 4, got {n!r}.")
     r12, r13, r23 = (_check_r(where, k, v) for k, v in (("r12", r12), ("r13", r13), ("r23", r23)))
     t = _williams(int(n), r12, r13, r23)
-    p = _p_from_t(t, int(n) - 3, alternative)
+    p = p_from_t(t, int(n) - 3, alternative)
     settings = {"test": "williams", "alternative": alternative}
     return ReliabilityResult(
         "williams_t",
@@ -198,7 +182,7 @@ def williams_test(
     n_perm = check_n_boot(where, n_perm, name="n_perm")
     seed = check_seed(where, seed)
     confidence = check_confidence(where, confidence)
-    proto, _, _ = build_protocol(
+    proto = build_protocol(
         where,
         n=h.size,
         method=method,
@@ -235,8 +219,8 @@ def williams_test(
             )
             return ReliabilityResult(stat, float("nan"), None, float("nan"), h.size, proto.method, settings, {})
         h, a, b = h[keep], a[keep], b[keep]
-        proto = subset_protocol(proto, keep)
-    check_units(where, proto)
+        proto = proto.subset(keep)
+    proto.check_units()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ra, _ = proto.estimate(a, h, None)
@@ -250,7 +234,7 @@ def williams_test(
     reps = None
     ci = None
     if n_boot:
-        plan = proto.make_plan(child_rng(seed, "bootstrap"), n_boot)
+        plan = proto.bootstrap_plan(child_rng(seed, "bootstrap"), n_boot)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             reps = proto.replicates(plan, a, h, None) - proto.replicates(plan, b, h, None)
@@ -269,14 +253,14 @@ def williams_test(
                 f"Williams' test needs at least 4 {'systems' if proto.level == 'system' else 'items'}, got {n_units}",
             )
             return ReliabilityResult(stat, delta, ci, float("nan"), h.size, proto.method, settings, details)
-        rab = _corr(as_, bs, proto.method)
+        rab = corr(as_, bs, proto.method)
         t = _williams(n_units, ra, rb, rab)
-        p = _p_from_t(t, n_units - 3, alternative)
+        p = p_from_t(t, n_units - 3, alternative)
         details.update({"r_ab": rab, "t": t, "df": n_units - 3})
     elif test == "bootstrap":
         if reps is None:  # internal invariant
             raise RuntimeError("internal error: resampling state missing")
-        p = _perm_p(delta, reps - delta, alternative)
+        p = permutation_pvalue(delta, reps - delta, alternative)
     else:
         za, zb = _standardise(a, proto), _standardise(b, proto)
 
@@ -296,10 +280,10 @@ def williams_test(
                 rng=child_rng(seed, "permutation"),
             )
         p = float(res.pvalue)
-    if proto.glabels is not None:
-        details["n_groups"] = len(proto.glabels)
-    if proto.slabels is not None:
-        details["n_systems"] = len(proto.slabels)
+    if proto.group_labels is not None:
+        details["n_groups"] = proto.n_groups
+    if proto.system_labels is not None:
+        details["n_systems"] = proto.n_systems
     return ReliabilityResult(stat, delta, ci, p, h.size, proto.method, settings, details)
 
 
@@ -308,12 +292,12 @@ def _zscore(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / sd if sd > 0 else v - v.mean()
 
 
-def _standardise(v: np.ndarray, proto: Any) -> np.ndarray:
+def _standardise(v: np.ndarray, proto: Protocol) -> np.ndarray:
     """z-scores (of ranks for rank methods); within groups at group level."""
     if proto.level != "group":
         return _zscore(stats.rankdata(v) if proto.method != "pearson" else v)
     out = np.empty_like(v, dtype=float)
-    for mem in proto.gmembers:
+    for mem in proto.group_members:
         x = v[mem]
         out[mem] = _zscore(stats.rankdata(x) if proto.method != "pearson" else x)
     return out

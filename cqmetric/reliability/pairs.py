@@ -15,17 +15,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability._bootstrap import (
-    check_confidence,
-    check_n_boot,
-    check_seed,
-    child_rng,
-    scipy_percentile_ci,
-)
-from cqmetric.reliability._result import PairValidationResult
-from cqmetric.reliability.correlation import ALTERNATIVES, degenerate
+from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.resampling import child_rng, scipy_percentile_ci
+from cqmetric.reliability.results import PairValidationResult
 
 __all__ = ["pair_validation"]
 

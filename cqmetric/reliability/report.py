@@ -17,19 +17,19 @@ import numpy as np
 
 from cqmetric._validation import as_float_array
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability._result import (
+from cqmetric.reliability.ceiling import human_ceiling
+from cqmetric.reliability.correlation import correlation
+from cqmetric.reliability.ratings import center_matrix
+from cqmetric.reliability.results import (
+    JSONResult,
     ReliabilityResult,
-    _freeze,
-    _JSONMixin,
     fmt_ci,
     fmt_num,
     format_grid,
+    freeze,
     jsonable,
     make_signature,
 )
-from cqmetric.reliability.agreement import _center_matrix
-from cqmetric.reliability.ceiling import human_ceiling
-from cqmetric.reliability.correlation import correlation
 
 __all__ = ["report", "ReliabilityReport", "ReportRow"]
 
@@ -37,7 +37,7 @@ ROW_KINDS = ("scorer", "baseline", "ceiling")
 
 
 @dataclass(frozen=True)
-class ReportRow(_JSONMixin):
+class ReportRow(JSONResult):
     """One cell of the report: `name` (a scorer, a baseline or "human ceiling") for one criterion."""
 
     name: str
@@ -51,7 +51,7 @@ class ReportRow(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class ReliabilityReport(_JSONMixin):
+class ReliabilityReport(JSONResult):
     """Agreement of scorers and baselines with each criterion, beside the human ceiling.
 
     ``str(report)`` is a table (rows: scorers, baselines, ceiling; columns: criteria; cells:
@@ -63,7 +63,7 @@ class ReliabilityReport(_JSONMixin):
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "settings", _freeze(self.settings))
+        object.__setattr__(self, "settings", freeze(self.settings))
 
     def get(self, name: str, criterion: str) -> ReliabilityResult:
         """The result of `name` (scorer, baseline or ``"human ceiling"``) for `criterion`."""
@@ -251,7 +251,7 @@ def report(
             cids = ids_by_crit.get(c)
             if cids is not None and cids.shape != m.shape:
                 raise InputValidationError(f"{where}: expected `rater_ids` of shape {m.shape}, got {cids.shape}.")
-            mm = _center_matrix(m, cids)
+            mm = center_matrix(m, cids)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             ref = np.nanmean(mm, axis=1)

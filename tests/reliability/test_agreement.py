@@ -17,8 +17,8 @@ from cqmetric.reliability import (
     krippendorff_alpha,
 )
 from cqmetric.reliability.agreement import (
-    _interval_alpha_from_stats,
-    _interval_alpha_stats,
+    interval_alpha_from_stats,
+    interval_alpha_unit_stats,
 )
 
 
@@ -41,16 +41,18 @@ def test_icc_long_and_wide_agree(lenient):
     assert a["ICC(A,1)"] is a["ICC2"]
 
 
-def test_icc_matches_pingouin_directly(lenient):
+def test_icc_matches_pingouin_directly(lenient, monkeypatch):
     pd = pytest.importorskip("pandas")
     pg = pytest.importorskip("pingouin")
+    monkeypatch.setitem(pg.options, "round.column.CI95", None)  # pingouin rounds its 95% CI to 2 decimals by default
     n, k = lenient.shape
     long = pd.DataFrame({"t": np.repeat(np.arange(n), k), "r": np.tile(np.arange(k), n), "v": lenient.ravel()})
     ref = pg.intraclass_corr(long, targets="t", raters="r", ratings="v").set_index("Type")
-    res = icc(lenient)
-    assert res["ICC2"].estimate == pytest.approx(float(ref.loc["ICC(A,1)", "ICC"]), abs=1e-12)
-    lo, hi = ref.loc["ICC(A,1)", "CI95"]  # pingouin rounds its CI to 2 decimals
-    assert res["ICC2"].ci == pytest.approx((lo, hi), abs=0.006)
+    res = icc(lenient)  # confidence=0.95, the only level pingouin offers; other levels: the R reference tests
+    for form in ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)"):
+        assert res[form].estimate == pytest.approx(float(ref.loc[form, "ICC"]), abs=1e-12)
+        assert res[form].pvalue == pytest.approx(float(ref.loc[form, "pval"]), abs=1e-12)
+        assert res[form].ci == pytest.approx(tuple(ref.loc[form, "CI95"]), abs=1e-12)
 
 
 def test_center_raters_turns_absolute_agreement_into_consistency(lenient):
@@ -113,12 +115,12 @@ def test_interval_alpha_fast_bootstrap_kernel_matches_package():
     rng = np.random.default_rng(1)
     m = rng.integers(1, 6, size=(40, 3)).astype(float) + rng.normal(0, 0.3, (40, 3))
     m[rng.random(m.shape) < 0.2] = np.nan
-    st = _interval_alpha_stats(m)
+    st = interval_alpha_unit_stats(m)
     pair = (~np.isnan(m)).sum(axis=1) >= 2
     for _ in range(5):
         idx = rng.integers(0, pair.sum(), pair.sum())
         ref = krippendorff.alpha(reliability_data=m[pair][idx].T, level_of_measurement="interval")  # the package
-        assert _interval_alpha_from_stats(st[idx].sum(axis=0)) == pytest.approx(ref, abs=1e-10)
+        assert interval_alpha_from_stats(st[idx].sum(axis=0)) == pytest.approx(ref, abs=1e-10)
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])

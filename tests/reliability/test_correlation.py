@@ -10,7 +10,7 @@ from scipy import stats
 
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability import correlation
-from cqmetric.reliability.correlation import _corr_rows, _snap_ties
+from cqmetric.reliability.kernels import corr_rows, resample_corr_rows, snap_ties
 
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 
@@ -81,20 +81,32 @@ def test_system_means_equal_in_exact_arithmetic_are_tied():
     assert res.estimate == pytest.approx(
         stats.kendalltau([3, 2, 1], [1, 1, 0]).statistic, abs=1e-12
     )  # scipy with the exact tie
-    v = _snap_ties(np.array([1.0, 1.0 + 4e-16, 2.0]))
+    v = snap_ties(np.array([1.0, 1.0 + 4e-16, 2.0]))
     assert v[0] == v[1] and v[2] == 2.0
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
-def test_row_kernel_matches_scipy(method):
+@pytest.mark.parametrize("rows", [corr_rows, resample_corr_rows], ids=["estimates", "resampling"])
+def test_row_kernels_match_scipy(method, rows):
+    # corr_rows calls scipy for Pearson/Spearman; resample_corr_rows (bootstrap and permutation loops) and the
+    # Kendall tau-b of both are computed in cqmetric, so every row is checked against scipy.stats here
     rng = np.random.default_rng(3)
-    X = rng.integers(0, 4, size=(30, 9)).astype(float)
+    X = rng.integers(0, 4, size=(30, 9)).astype(float)  # many ties
     Y = rng.integers(0, 4, size=(30, 9)).astype(float)
     X[0] = 1.0  # constant row -> NaN
-    got = _corr_rows(X, Y, method)
+    got = rows(X, Y, method)
     assert np.isnan(got[0])
     for i in range(1, 30):
         assert got[i] == pytest.approx(SCIPY[method](X[i], Y[i]).statistic, abs=1e-12)
+    assert np.isnan(rows(X[:, :2], Y[:, :2], method)).all()  # fewer than 3 points: undefined
+
+
+def test_resampling_kernel_keeps_precision_on_tiny_values():
+    # CIDEr reaches 1e-318 (subnormal) on HANNA; scaling each row before centring keeps the exact answer:
+    # x = (1, 2, 3) * 1e-318 against y = (1, 3, 2) has Pearson r = 0.5 exactly (closed form)
+    x = np.array([[1.0, 2.0, 3.0]]) * 1e-318
+    y = np.array([[1.0, 3.0, 2.0]])
+    assert resample_corr_rows(x, y, "pearson")[0] == pytest.approx(0.5, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
@@ -162,15 +174,36 @@ def test_cluster_bootstrap_resamples_groups_not_items(clustered_data):
     assert (groups.ci[1] - groups.ci[0]) > (items.ci[1] - items.ci[0])
 
 
-def test_group_level_bootstrap_equals_resampling_group_values(clustered_data):
+def test_group_level_ci_matches_the_exact_bootstrap_distribution(clustered_data):
+    # At group level the bootstrap draws the 12 groups with replacement and averages their correlations, so the
+    # ideal bootstrap distribution (infinitely many resamples) is that of the mean of 12 draws from the 12
+    # per-group values. Spearman's rho of 5 untied points is a multiple of 0.1, so that distribution is exact:
+    # the 12-fold convolution of the uniform distribution on the values (no random numbers involved).
     x, y, g, _ = clustered_data
-    res = correlation(x, y, method="spearman", level="group", groups=g, n_boot=500, seed=3, pvalue="none")
-    from cqmetric.reliability._bootstrap import child_rng
+    n_boot = 20_000
+    res = correlation(x, y, method="spearman", level="group", groups=g, n_boot=n_boot, seed=3, pvalue="none")
+    vals = np.array([stats.spearmanr(x[g == k], y[g == k]).statistic for k in range(12)])  # scipy, per group
+    tenths = np.rint(vals * 10).astype(int)
+    assert np.allclose(tenths / 10, vals, atol=1e-12)
+    one_draw = np.bincount(tenths - tenths.min()) / 12
+    pmf = np.array([1.0])
+    for _ in range(12):
+        pmf = np.convolve(pmf, one_draw)
+    means = (np.arange(pmf.size) + 12 * tenths.min()) / 120  # the mean of 12 draws, for each point of pmf
 
-    vals = np.asarray(res.details["group_values"])
-    idx = child_rng(3, "bootstrap").integers(0, 12, size=(500, 12))
-    reps = vals[idx].mean(axis=1)  # the groups are the resampled unit
-    assert res.ci == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])), abs=1e-12)
+    def below(v):  # P(mean < v) under the exact bootstrap distribution
+        return pmf[means < v - 1e-9].sum()
+
+    def at_most(v):  # P(mean <= v)
+        return pmf[means <= v + 1e-9].sum()
+
+    # A percentile endpoint at level q lies between two order statistics of the n_boot draws, whose exact CDF
+    # values are Beta-distributed around q with sd sqrt(q (1 - q) / n_boot); 5 sd fail once in a million seeds.
+    for q, end in zip((0.025, 0.975), res.ci):
+        tol = 5 * np.sqrt(q * (1 - q) / n_boot) + 1 / n_boot
+        assert below(end) <= q + tol and at_most(end) >= q - tol, (q, end, below(end), at_most(end))
+    assert res.ci[0] < res.estimate < res.ci[1]
+    assert res.estimate == pytest.approx(vals.mean(), abs=1e-12)
 
 
 @pytest.mark.parametrize("resample", ["items", "groups", "systems", "both"])

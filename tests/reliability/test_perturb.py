@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
+from cqmetric.units import sentence_spans
 from cqmetric.perturb import (
-    _split_sentences,
     derangement,
     perturb_texts,
     shuffle_sentences,
@@ -20,27 +20,45 @@ from cqmetric.perturb import (
 TEXT = "The door opened. A cat walked in! Nobody moved? Then the lights went out. \u201cRun,\u201d she said."
 
 
-def test_splitter():
-    assert _split_sentences(TEXT) == [
+def _sentences(text):
+    """The sentences as cqmetric counts them (cqmetric.units.sentence_spans), stripped."""
+    return [text[a:b].strip() for a, b in sentence_spans(text)]
+
+
+def test_the_shuffles_use_cqmetrics_sentences():
+    # The splitter is cqmetric.units.sentence_spans, the units of the chain-rule profile: a shuffle moves exactly
+    # the sentences a profile would show. Expected splits written by hand.
+    assert _sentences(TEXT) == [
         "The door opened.",
         "A cat walked in!",
         "Nobody moved?",
         "Then the lights went out.",
         "\u201cRun,\u201d she said.",
     ]
-    assert _split_sentences("Dots... and more. End") == ["Dots...", "and more.", "End"]
-    assert _split_sentences("\u4eca\u5929\u4e0b\u96e8\u4e86\u3002\u6211\u4eec\u5728\u5bb6\uff01") == [
+    assert _sentences("Dots... and more. End") == ["Dots... and more.", "End"]  # "..." before lower case: no end
+    assert _sentences("\u4eca\u5929\u4e0b\u96e8\u4e86\u3002\u6211\u4eec\u5728\u5bb6\uff01") == [
         "\u4eca\u5929\u4e0b\u96e8\u4e86\u3002",
         "\u6211\u4eec\u5728\u5bb6\uff01",
     ]
-    assert _split_sentences("First para\n\nSecond para.") == ["First para", "Second para."]
+    assert _sentences("First para\n\nSecond para.") == ["First para", "Second para."]
+    # Lower-cased text (HANNA's GPT and HINT stories have no capital at all) is split too, and so shuffled:
+    lower = "the rain came at dawn. nobody left the house. by noon the river was gone."
+    assert _sentences(lower) == ["the rain came at dawn.", "nobody left the house.", "by noon the river was gone."]
+    out = shuffle_sentences(lower, seed=0)
+    assert out != lower and sorted(_sentences(out)) == sorted(_sentences(lower))
+    # In cased text, what follows "!" or "..." in lower case continues the sentence (dialogue, hesitation)
+    assert _sentences("\u201cRun!\u201d he called. It was... something. Fine.") == [
+        "\u201cRun!\u201d he called.",
+        "It was... something.",
+        "Fine.",
+    ]
 
 
 def test_sentence_shuffle_is_deterministic_and_a_real_permutation():
     a = shuffle_sentences(TEXT, seed=1)
     assert a == shuffle_sentences(TEXT, seed=1)
     assert a != TEXT
-    assert sorted(_split_sentences(a)) == sorted(_split_sentences(TEXT))
+    assert sorted(_sentences(a)) == sorted(_sentences(TEXT))
     outs = {shuffle_sentences(TEXT, seed=s) for s in range(10)}
     assert len(outs) > 5  # different seeds give different orders
     # two sentences: the only non-identity order is the swap, for every seed
@@ -50,11 +68,13 @@ def test_sentence_shuffle_is_deterministic_and_a_real_permutation():
 def test_word_shuffle_keeps_words_and_sentence_order():
     out = shuffle_words(TEXT, seed=5)
     assert out == shuffle_words(TEXT, seed=5) and out != TEXT
-    src, dst = _split_sentences(TEXT), _split_sentences(out)
-    assert len(src) == len(dst)
-    for s, d in zip(src, dst):
+    # a shuffled sentence may start in lower case, so the output is cut by the source sentences' word counts
+    words = out.split()
+    for s in _sentences(TEXT):
+        d, words = " ".join(words[: len(s.split())]), words[len(s.split()) :]
         assert Counter(s.rstrip(".!?").split()) == Counter(d.rstrip(".!?").split())
         assert s[-1] == d[-1]  # the sentence-final punctuation stays at the end
+    assert words == []
 
 
 def test_unperturbable_texts_are_returned_unchanged_with_a_warning():

@@ -1,11 +1,11 @@
-"""Seeded resampling helpers shared by the reliability functions.
+"""Seeded resampling shared by the reliability functions: named random streams, bootstrap draws, percentile CIs.
 
 Conventions (they hold for every function in :mod:`cqmetric.reliability`):
 
-* A seed is a non-negative int; it becomes a :class:`numpy.random.Generator` through
-  :class:`numpy.random.SeedSequence`. Independent streams for different jobs of one call (bootstrap,
-  permutation, subgroups) are children of that SeedSequence keyed by a fixed name, so changing
-  ``n_boot`` never changes a permutation p-value and vice versa.
+* A seed is a non-negative int (checked by :func:`cqmetric._validation.check_seed`); it becomes a
+  :class:`numpy.random.Generator` through :class:`numpy.random.SeedSequence`. Independent streams for
+  different jobs of one call (bootstrap, permutation, subgroups) are children of that SeedSequence keyed
+  by a fixed name, so changing ``n_boot`` never changes a permutation p-value and vice versa.
 * Confidence intervals from resampling are two-sided *percentile* intervals.
 * One-sample and two-sample statistics go through :func:`scipy.stats.bootstrap`
   (``method="percentile"``); clustered designs (resample groups, not items) are resampled by hand
@@ -21,45 +21,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import check_positive_int
-from cqmetric.errors import InputValidationError
-
 __all__ = [
-    "check_seed",
-    "check_n_boot",
-    "check_confidence",
     "child_rng",
     "percentile_ci",
     "scipy_percentile_ci",
     "cluster_indices",
 ]
-
-
-def check_seed(where: str, seed: Any) -> int:
-    """Return `seed` as int if it is a non-negative integer (None is refused: results must be reproducible)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputValidationError(
-            f"{where}: expected `seed` to be a non-negative integer (results must be reproducible), got {seed!r}."
-        )
-    return int(seed)
-
-
-def check_n_boot(where: str, n_boot: Any, *, name: str = "n_boot") -> int:
-    """Return `n_boot` as int: 0 (no resampling) or >= 100."""
-    n = check_positive_int(where, name, n_boot, minimum=0)
-    if 0 < n < 100:
-        raise InputValidationError(f"{where}: expected `{name}` to be 0 (no resampling) or at least 100, got {n}.")
-    return n
-
-
-def check_confidence(where: str, confidence: Any) -> float:
-    """Return `confidence` as float if 0 < confidence < 1."""
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.integer, np.floating)):
-        raise InputValidationError(f"{where}: expected `confidence` to be a number in (0, 1), got {confidence!r}.")
-    c = float(confidence)
-    if not 0.0 < c < 1.0:
-        raise InputValidationError(f"{where}: expected `confidence` in (0, 1), e.g. 0.95, got {confidence!r}.")
-    return c
 
 
 def child_rng(seed: int, *keys: str | int) -> np.random.Generator:

@@ -45,7 +45,7 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (float, np.floating)):
         v = float(obj)
         return v if math.isfinite(v) else None
-    if isinstance(obj, _JSONMixin):
+    if isinstance(obj, JSONResult):
         return obj.to_dict()
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
@@ -155,7 +155,8 @@ class FrozenMap(Mapping[str, Any]):
         return f"FrozenMap({self._data!r})"
 
 
-def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """`mapping` as a read-only FrozenMap (unchanged if it already is one)."""
     return mapping if isinstance(mapping, FrozenMap) else FrozenMap(mapping)
 
 
@@ -163,7 +164,9 @@ def _fields_dict(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-class _JSONMixin:
+class JSONResult:
+    """Base of the result classes: ``to_json()`` from the ``to_dict()`` each subclass defines."""
+
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -179,7 +182,7 @@ class _JSONMixin:
 
 
 @dataclass(frozen=True, eq=True)
-class ReliabilityResult(_JSONMixin):
+class ReliabilityResult(JSONResult):
     """One estimate with its confidence interval, p-value, sample size and settings.
 
     Attributes:
@@ -209,9 +212,9 @@ class ReliabilityResult(_JSONMixin):
         if self.pvalue is not None:
             object.__setattr__(self, "pvalue", float(self.pvalue))
         object.__setattr__(self, "n", int(self.n))
-        object.__setattr__(self, "settings", _freeze(self.settings))
+        object.__setattr__(self, "settings", freeze(self.settings))
         details = {k: (tuple(v.tolist()) if isinstance(v, np.ndarray) else v) for k, v in dict(self.details).items()}
-        object.__setattr__(self, "details", _freeze(details))
+        object.__setattr__(self, "details", freeze(details))
 
     @property
     def signature(self) -> str:
@@ -260,7 +263,7 @@ class ReliabilityResult(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class ICCResult(_JSONMixin):
+class ICCResult(JSONResult):
     """All six Shrout-Fleiss intraclass correlations of one ratings matrix.
 
     Index it by form: ``res["ICC2"]`` (Shrout-Fleiss name) or ``res["ICC(A,1)"]`` (McGraw-Wong name).
@@ -272,7 +275,7 @@ class ICCResult(_JSONMixin):
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "settings", _freeze(self.settings))
+        object.__setattr__(self, "settings", freeze(self.settings))
 
     def __getitem__(self, key: str) -> ReliabilityResult:
         for f in self.forms:
@@ -323,7 +326,7 @@ class ICCResult(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class PairedSummary(_JSONMixin):
+class PairedSummary(JSONResult):
     """Summary of per-item differences d = b - a for one set of items.
 
     Attributes:
@@ -384,7 +387,7 @@ class PairedSummary(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class GroupContrast(_JSONMixin):
+class GroupContrast(JSONResult):
     """Between-group contrast of differences: mean(d | first) - mean(d | second)."""
 
     first: str
@@ -402,7 +405,7 @@ class GroupContrast(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class ModelComparison(_JSONMixin):
+class ModelComparison(JSONResult):
     """Result of :func:`cqmetric.reliability.compare_models` (the CQA analysis)."""
 
     overall: PairedSummary
@@ -411,8 +414,8 @@ class ModelComparison(_JSONMixin):
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "groups", _freeze(self.groups))
-        object.__setattr__(self, "settings", _freeze(self.settings))
+        object.__setattr__(self, "groups", freeze(self.groups))
+        object.__setattr__(self, "settings", freeze(self.settings))
 
     @property
     def signature(self) -> str:
@@ -454,7 +457,7 @@ class ModelComparison(_JSONMixin):
 
 
 @dataclass(frozen=True)
-class PairValidationResult(_JSONMixin):
+class PairValidationResult(JSONResult):
     """Result of :func:`cqmetric.reliability.pair_validation`.
 
     Attributes:
@@ -480,7 +483,7 @@ class PairValidationResult(_JSONMixin):
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "settings", _freeze(self.settings))
+        object.__setattr__(self, "settings", freeze(self.settings))
 
     @property
     def signature(self) -> str:

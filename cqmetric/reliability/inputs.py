@@ -1,0 +1,94 @@
+"""Checks at the boundary of the reliability functions: options, label arrays, NaN, and undefined statistics.
+
+Every public function of :mod:`cqmetric.reliability` validates its input with these before computing
+anything (seeds with :func:`cqmetric._validation.check_seed`), so a user's mistake is an
+:class:`~cqmetric.errors.InputValidationError` naming what was expected and what arrived.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from cqmetric._validation import check_positive_int
+from cqmetric.errors import DegenerateInputWarning, InputValidationError
+
+__all__ = ["ALTERNATIVES", "check_n_boot", "check_confidence", "encode_labels", "nan_mask", "degenerate"]
+
+ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+def check_n_boot(where: str, n_boot: Any, *, name: str = "n_boot") -> int:
+    """Return `n_boot` as int: 0 (no resampling) or >= 100.
+
+    Examples:
+        >>> check_n_boot("correlation", 2000)
+        2000
+    """
+    n = check_positive_int(where, name, n_boot, minimum=0)
+    if 0 < n < 100:
+        raise InputValidationError(f"{where}: expected `{name}` to be 0 (no resampling) or at least 100, got {n}.")
+    return n
+
+
+def check_confidence(where: str, confidence: Any) -> float:
+    """Return `confidence` as float if 0 < confidence < 1."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.integer, np.floating)):
+        raise InputValidationError(f"{where}: expected `confidence` to be a number in (0, 1), got {confidence!r}.")
+    c = float(confidence)
+    if not 0.0 < c < 1.0:
+        raise InputValidationError(f"{where}: expected `confidence` in (0, 1), e.g. 0.95, got {confidence!r}.")
+    return c
+
+
+def encode_labels(where: str, name: str, labels: Any, n: int) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Integer codes (order of first appearance) and the distinct labels of a 1-D label array.
+
+    Examples:
+        >>> codes, labels = encode_labels("correlation", "groups", ["b", "a", "b"], 3)
+        >>> codes.tolist(), labels
+        ([0, 1, 0], ('b', 'a'))
+    """
+    if isinstance(labels, str) or labels is None:
+        raise InputValidationError(f"{where}: expected `{name}` to be an array of labels, got {labels!r}.")
+    arr = np.asarray(labels, dtype=object)
+    if arr.ndim != 1:
+        raise InputValidationError(f"{where}: expected `{name}` to be 1-dimensional, got shape {arr.shape}.")
+    if arr.size != n:
+        raise InputValidationError(
+            f"{where}: expected `{name}` to have one label per item, got len({name})={arr.size} for {n} items."
+        )
+    index: dict[Any, int] = {}
+    codes = np.empty(n, dtype=np.intp)
+    for i, v in enumerate(arr.tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise InputValidationError(f"{where}: expected `{name}` without missing labels, got {v!r} at position {i}.")
+        codes[i] = index.setdefault(v, len(index))
+    return codes, tuple(index)
+
+
+def nan_mask(where: str, nan_policy: str, **arrays: np.ndarray | None) -> np.ndarray:
+    """Boolean mask of complete items; raises under nan_policy='raise' when any NaN is present."""
+    n = next(len(a) for a in arrays.values() if a is not None)
+    ok = np.ones(n, dtype=bool)
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        bad = np.isnan(a) if a.ndim == 1 else np.isnan(a).any(axis=tuple(range(1, a.ndim)))
+        if bad.any() and nan_policy == "raise":
+            pos = np.flatnonzero(bad)[:5].tolist()
+            raise InputValidationError(
+                f"{where}: expected `{name}` without NaN (nan_policy='raise'), got {int(bad.sum())} NaN "
+                f"item(s) at positions {pos}{'...' if bad.sum() > 5 else ''}; pass nan_policy='omit' to drop them."
+            )
+        ok &= ~bad
+    return ok
+
+
+def degenerate(where: str, nan_policy: str, reason: str) -> None:
+    """Warn (nan_policy 'propagate' or 'omit') or raise ('raise') for a statistic the input leaves undefined."""
+    if nan_policy == "raise":
+        raise InputValidationError(f"{where}: the statistic is undefined for this input: {reason}.")
+    warnings.warn(f"{where}: {reason}; the result is NaN.", DegenerateInputWarning, stacklevel=3)
