@@ -40,6 +40,15 @@ def stories(prompts: str = "prompts.jsonl"):
 '''
 
 
+def test_the_docs_show_this_task_file():
+    page = Path(__file__).resolve().parents[2] / "docs" / "harnesses.md"
+    if not page.is_file():
+        pytest.skip("docs/ is not part of this checkout")
+    text = page.read_text(encoding="utf-8")
+    start = text.index("```python\n# stories.py\n") + len("```python\n# stories.py\n")
+    assert text[start:text.index("```", start)] == TASK_FILE
+
+
 # -- human ratings and agreement (no inspect_ai needed) ----------------------------------------------------------
 
 
