@@ -176,9 +176,10 @@ def agreement_with_humans(
         raise InputValidationError(
             f"agreement_with_humans: expected one rating per value, got {len(values)} values and {len(ratings)} ratings."
         )
-    pairs = [(float(v), r) for v, r in zip(values, map(human_rating, ratings)) if r is not None and not math.isnan(v)]
-    if not any(r is not None for r in map(human_rating, ratings)):
+    parsed = [human_rating(r) for r in ratings]
+    if all(r is None for r in parsed):
         return {}
+    pairs = [(float(v), r) for v, r in zip(values, parsed) if r is not None and not math.isnan(v)]
     out: dict[str, float] = {}
     if len(pairs) >= 3:
         width = max(len(r) if isinstance(r, list) else 1 for _, r in pairs)
