@@ -37,7 +37,10 @@ CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
 SPLIT = Path(__file__).resolve().parent / "split.json"
 SEED = 12345
 CHUNK = 11
-VARIANTS = ("original", "prompt_swap", "sentence_shuffle", "word_shuffle")
+VARIANTS = ("original", "prompt_swap", "sentence_shuffle", "word_shuffle", "reverse")
+# The reverse direction of I(X;Y) = H(Y) - H(Y|X): the prompt's surprisal after the story, and without it.
+REVERSE_AFTER_TEXT = "Text:\n{text}\n\nPrompt:"
+REVERSE_ALONE = "Prompt:"
 
 
 def _round(values: np.ndarray) -> list[float]:
@@ -71,8 +74,25 @@ def _evidence(backend, texts, sets, *, entropy: bool, units: bool):
     return gather(backend, [backend.tokenize(t) for t in texts], sets, DEFAULT_TEMPLATE, needs)
 
 
+def reverse(backend, ids: list[int], texts: list[str], prompts: list[str], swap_prompts: list[str]):
+    """Per story: bits of its own prompt and of the swapped prompt after the story, and each prompt alone."""
+    from cqmetric.types import Request
+
+    requests = []
+    for text, own, other in zip(texts, prompts, swap_prompts):
+        for prompt in (own, other):
+            ids_y = tuple(int(i) for i in backend.tokenize(" " + prompt.strip()).token_ids)
+            requests += [Request(REVERSE_AFTER_TEXT.format(text=text), ids_y), Request(REVERSE_ALONE, ids_y)]
+    results = backend.score(requests)
+    bits = [_round(-r.logprobs / np.log(2)) for r in results]
+    return [{"story_id": i, "variant": "reverse", "own_after": bits[4 * k], "own_alone": bits[4 * k + 1],
+             "swap_after": bits[4 * k + 2], "swap_alone": bits[4 * k + 3]} for k, i in enumerate(ids)]
+
+
 def collect(backend, variant: str, ids: list[int], texts: list[str], prompts: list[str], swap_prompts: list[str]):
     """One record per story: s, h0 and the sentence units once; c (and hy for the prompt) per condition."""
+    if variant == "reverse":
+        return reverse(backend.reverse, ids, texts, prompts, swap_prompts)
     if variant == "prompt_swap":
         evs = _evidence(backend, texts, [CONDITIONS["prompt"](p) for p in swap_prompts], entropy=False, units=False)
         return [{"story_id": i, "variant": variant, "n_tokens": ev.n_tokens, "c": {"swap": _round(ev.c)}}
@@ -112,15 +132,19 @@ def main() -> int:
     prompt_of = stories.groupby("prompt_index")["prompt"].first()
     perm = derangement(len(prompt_of), seed=SEED)  # the same prompt swap as the earlier benchmark
     # A short brief saves nothing measurable when shared (see the speed benchmark): every text carries its own copy.
+    from cqmetric.backends.hf import HFBackend
+
     if args.model == "embedded":
         from cqmetric.backends.embedded import load_embedded
 
         inner = load_embedded(batch_size=args.batch_size, share_prefix=False)
     else:
-        from cqmetric.backends.hf import HFBackend
-
         inner = HFBackend(args.model, batch_size=args.batch_size, share_prefix=False)
     backend = CachingBackend(inner)
+    # The story is a long context shared by two short targets (its own and another prompt): run it once.
+    backend.reverse = HFBackend(inner.model, inner.tokenizer, start_token="prepend", start_token_id=inner.front.start_id,
+                                share_prefix=True, batch_size=args.batch_size, name=inner.info.model,
+                                weights=inner.info.weights)
     name = args.name or backend.info.model
     (CACHE / name).mkdir(parents=True, exist_ok=True)
     (CACHE / name / "info.json").write_text(json.dumps({**backend.info.__dict__, "template": DEFAULT_TEMPLATE.fingerprint}))
@@ -148,7 +172,7 @@ def main() -> int:
             records = collect(backend, variant, ids, [t for _, t in part], prompts, swaps)
             with gzip.open(cache_path(name, variant), "at", encoding="utf-8") as fh:
                 fh.write("".join(json.dumps(r) + "\n" for r in records))
-            n_tok += sum(r["n_tokens"] for r in records)
+            n_tok += sum(r.get("n_tokens", 0) for r in records)
             print(f"  {variant} {k + len(part)}/{len(todo)}: {(time.time() - start) / 60:.1f} min, "
                   f"{n_tok / (time.time() - start):.0f} text tok/s", file=sys.stderr, flush=True)
     return 0

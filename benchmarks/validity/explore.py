@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from collect import load_cache  # noqa: E402
-from features import FEATURES, table  # noqa: E402
+from features import FEATURES, REVERSE, reverse_swap, table  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
 from cqmetric.hanna import CRITERIA, CRITERIA_ABBREV, load_hanna  # noqa: E402
@@ -98,6 +98,10 @@ def main() -> int:
     ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
     print(f"{args.name} {args.split}: {len(prompts)} of {len(wanted)} prompts complete ({len(ids)} stories)",
           file=sys.stderr)
+    rev = load_cache(args.name, "reverse")
+    for i, rec in rev.items():
+        if i in original:
+            original[i]["reverse"] = rec
     values = table(original, ids)
     index = {int(s): k for k, s in enumerate(h.story_id)}
     rows = np.array([index[i] for i in ids])
@@ -110,13 +114,15 @@ def main() -> int:
                                                 n_boot=args.n_boot, covariate=loglen),
         "human_ceiling": ceiling(h, ids, n_boot=args.n_boot),
         "prompt_swap": swap_accuracy(original, load_cache(args.name, "prompt_swap"), ids),
+        "prompt_swap_reverse": (pair_validation(*zip(*[reverse_swap(original[i]) for i in ids]), n_boot=1000).to_dict()
+                                if all("reverse" in original[i] for i in ids) else None),
         "degraded": {kind: degraded(original, load_cache(args.name, kind), list(FEATURES))
                      for kind in ("sentence_shuffle", "word_shuffle")},
     }
     out = args.out or RESULTS / f"levers_{args.name}_{args.split}.json"
     out.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print("| lever | " + " | ".join(CRITERIA_ABBREV) + " | partial (CI>0) | sent-shuf | word-shuf |")
-    for name in [*FEATURES, "length_tokens", "BARTScore-PS"]:
+    for name in [*FEATURES, *(n for n in REVERSE if n in values), "length_tokens", "BARTScore-PS"]:
         taus = " | ".join(f"{report['story_tau'][name][c]['tau']:+.3f}" for c in CRITERIA)
         part = report["story_tau_partial_loglen"].get(name)
         n_pos = sum(1 for c in CRITERIA if part and part[c]["ci"] and part[c]["ci"][0] > 0) if part else ""
@@ -125,6 +131,8 @@ def main() -> int:
         print(f"| {name} | {taus} | {n_pos} | {deg_s} |")
     print("| human ceiling | " + " | ".join(f"{report['human_ceiling'][c]['tau']:+.3f}" for c in CRITERIA) + " |")
     print(f"prompt swap accuracy: {report['prompt_swap']['win_rate']:.3f} (n={report['prompt_swap']['n_pairs']})")
+    if report["prompt_swap_reverse"]:
+        print(f"prompt swap accuracy, reverse direction: {report['prompt_swap_reverse']['win_rate']:.3f}")
     return 0
 
 

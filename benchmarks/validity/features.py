@@ -58,12 +58,24 @@ FEATURES: dict[str, tuple[Callable[[dict], float], int]] = {
     "context_calibration": (lambda r: context_calibration(r, skip_first=False), +1),
     "context_calibration_first_fixed": (lambda r: context_calibration(r, skip_first=True), +1),
 }
+# The reverse direction, I(X;Y) = H(Y) - H(Y|X): how much the story explains its own prompt (bits per prompt token).
+REVERSE = {
+    "reverse_pmi": (lambda r: float(np.mean(_a(r["reverse"], "own_alone") - _a(r["reverse"], "own_after"))), +1),
+}
+
+
+def reverse_swap(rec: dict) -> tuple[float, float]:
+    """(own, swapped) prompt's information from the story, bits per prompt token."""
+    rev = rec["reverse"]
+    return (float(np.mean(_a(rev, "own_alone") - _a(rev, "own_after"))),
+            float(np.mean(_a(rev, "swap_alone") - _a(rev, "swap_after"))))
 LENGTH = ("length_tokens", lambda r: float(r["n_tokens"]))
 
 
 def table(records: dict[int, dict], ids: list[int], names: list[str] | None = None) -> dict[str, np.ndarray]:
     """name -> per-story values (in the order of `ids`), oriented so that higher means better."""
-    names = names or list(FEATURES)
-    out = {n: np.array([FEATURES[n][1] * FEATURES[n][0](records[i]) for i in ids]) for n in names}
+    available = {**FEATURES, **(REVERSE if all("reverse" in records[i] for i in ids) else {})}
+    names = names or list(available)
+    out = {n: np.array([available[n][1] * available[n][0](records[i]) for i in ids]) for n in names}
     out[LENGTH[0]] = np.array([LENGTH[1](records[i]) for i in ids])
     return out
