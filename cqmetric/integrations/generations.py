@@ -26,10 +26,7 @@ import math
 import threading
 from typing import Any
 
-from cqmetric._validation import check_option
 from cqmetric.errors import InputValidationError
-from cqmetric.information import NORMALIZATIONS
-from cqmetric.scorers import ESTIMATORS
 
 __all__ = ["GenerationScorer", "SCORE_NAMES", "empty_record"]
 
@@ -44,30 +41,20 @@ class GenerationScorer:
 
     Args:
         model: the scorer model: None (the embedded SmolLM2-135M), a local model directory, or a backend object.
-        dtype: "float32" (default) or "bfloat16" (not with a backend object).
-        device: "cpu" (default), "cuda", ... (not with a backend object).
-        estimator: "pointwise" (default) or "expected".
-        normalization: "token" (default, bits/token), "sum", "byte" or "word".
+        **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, dtype, device, ...), checked
+            here, before any model loads.
 
     Each generation is scored with `score([text], [prompt], aggregation="text", n_bootstrap=0)`: a harness
     averages per-sample values, which is cqmetric's "text" aggregation, and the signature says so.
     """
 
-    def __init__(
-        self,
-        model: Any = None,
-        *,
-        dtype: str | None = None,
-        device: str | None = None,
-        estimator: str = "pointwise",
-        normalization: str = "token",
-    ) -> None:
-        where = "GenerationScorer"
+    def __init__(self, model: Any = None, **settings: Any) -> None:
+        from cqmetric.options import ScoreOptions
+
+        settings = {k: v for k, v in settings.items() if v is not None}
         self.model = model
-        self.dtype = dtype
-        self.device = device
-        self.estimator = check_option(where, "estimator", estimator, ESTIMATORS)
-        self.normalization = check_option(where, "normalization", normalization, NORMALIZATIONS)
+        self.options = ScoreOptions.from_settings("GenerationScorer", **{"aggregation": "text", "n_bootstrap": 0,
+                                                                         **settings})
         self._backend: Any = None
         self._lock = threading.Lock()
 
@@ -81,7 +68,7 @@ class GenerationScorer:
         if self._backend is None:
             from cqmetric.api import get_backend
 
-            self._backend = get_backend(self.model, dtype=self.dtype, device=self.device)
+            self._backend = get_backend(self.model, **self.options.backend_settings())
         return self._backend
 
     def __call__(self, text: Any, prompt: Any) -> dict[str, Any]:
@@ -110,8 +97,7 @@ class GenerationScorer:
         from cqmetric.api import score
 
         with self._lock:
-            result = score([text], [prompt], model=self._load(), estimator=self.estimator,
-                           normalization=self.normalization, aggregation="text", n_bootstrap=0)
+            result = score([text], [prompt], model=self._load(), options=self.options)
         record = result.to_records()[0]
         out: dict[str, Any] = {name: float(record[name]) for name in SCORE_NAMES}
         out["n_tokens"] = int(record["n_tokens"])

@@ -1,6 +1,6 @@
 """The transformers backend on a tiny random model, checked against a plain reference forward pass."""
 
-import conftest
+import support
 import numpy as np
 import pytest
 import torch
@@ -23,10 +23,10 @@ CONTEXTS = ["Text:\n", "Prompt: Write about a cat.\nText:\n"]
 
 
 def reference_logprobs(backend, context, text_ids):
-    """The independent reference pass of conftest, with the tiny model's start token (EOS, id 0) given here."""
+    """The independent reference pass (tests/support.py), with the tiny model's start token (EOS, id 0) given here."""
     assert backend.tokenizer.eos_token_id == 0 and backend.tokenizer.bos_token_id is not None
     start = 0 if backend.info.start_token == "prepend:0" else None
-    return conftest.reference_logprobs(backend.model, backend.tokenizer, start, context, text_ids)
+    return support.reference_logprobs(backend.model, backend.tokenizer, start, context, text_ids)
 
 
 def test_matches_reference_forward_pass(tiny_backend):
@@ -230,7 +230,7 @@ def test_learned_and_rotary_positions_match_the_reference_alone_batched_and_shar
     brief = "Prompt: A brief that all the texts share, long enough to be worth sharing.\nText:\n"
     reqs = [Request(c, tuple(tok(t, add_special_tokens=False)["input_ids"])) for t in TEXTS for c in (*CONTEXTS, brief)]
     for a, b, req in zip(shared.score(reqs, entropy=True), plain.score(reqs, entropy=True), reqs):
-        ref = conftest.reference_logprobs(shared.model, tok, start, req.context, req.target_ids)
+        ref = support.reference_logprobs(shared.model, tok, start, req.context, req.target_ids)
         np.testing.assert_allclose(a.logprobs, ref, atol=1e-5)
         np.testing.assert_allclose(b.logprobs, ref, atol=1e-5)
         np.testing.assert_allclose(a.entropy, b.entropy, atol=1e-5)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import reference_logprobs
+from support import reference_logprobs
 
 from cqmetric import (
     CalibratedSurprise,

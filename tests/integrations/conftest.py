@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from harness_support import PROMPTS, write_jsonl
+from .harness_support import PROMPTS, write_jsonl
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ from cqmetric.errors import InputValidationError, MissingDependencyError
 from cqmetric.integrations.generations import SCORE_NAMES
 from cqmetric.integrations.lm_eval import task as task_module
 
-from harness_support import PROMPTS, harness_command, write_jsonl
+from .harness_support import PROMPTS, harness_command, write_jsonl
 
 YAML = pack.task_dir() / f"{pack.TASK_NAME}.yaml"
 TOLERANCE = 1e-5
