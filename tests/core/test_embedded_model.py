@@ -94,8 +94,13 @@ def test_a_window_gives_every_context_the_same_history(embedded_backend):
     assert embedded_backend.tokenize(text).n_tokens == 606
     assert full == pytest.approx(0.083, abs=0.002)
     assert 0 < windowed and abs(windowed - full) < 0.1
-    # The old rule, reproduced by asking for each context's own room (no shared budget): biased negative.
+    # The old rule, reproduced: each context its own room, and the stride (half the window) capped by that room.
     ids = tuple(narrow.tokenize(text).token_ids.tolist())
-    plain, prompted = narrow.score([Request("Text:\n", ids), Request(f"Prompt: {prompt}\nText:\n", ids)])
-    old = float(np.mean(prompted.logprobs - plain.logprobs) / np.log(2))
-    assert old < -0.2
+    passes = []
+    for context in ("Text:\n", f"Prompt: {prompt}\nText:\n"):
+        room = 128 - narrow.context_length(context)
+        old_rule = HFBackend(embedded_backend.model, embedded_backend.tokenizer, start_token="prepend",
+                             start_token_id=0, max_length=128, stride=min(64, room))
+        passes.append(old_rule.score([Request(context, ids)])[0].logprobs)
+    old = float(np.mean(passes[1] - passes[0]) / np.log(2))
+    assert old == pytest.approx(-0.243, abs=0.005)
