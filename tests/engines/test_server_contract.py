@@ -21,6 +21,8 @@ from engine_tools import load_fixture
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.types import Request
 
+pytest.importorskip("httpx", reason="httpx is not installed: `pip install 'cqmetric[server]'`")
+
 SERVER = load_fixture("vllm_server.json")
 ENGINE = load_fixture("vllm_engine.json")
 
