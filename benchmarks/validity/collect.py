@@ -37,7 +37,8 @@ CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
 SPLIT = Path(__file__).resolve().parent / "split.json"
 SEED = 12345
 CHUNK = 11
-VARIANTS = ("original", "prompt_swap", "sentence_shuffle", "word_shuffle", "reverse")
+VARIANTS = ("original", "prompt_swap", "sentence_shuffle", "word_shuffle", "reverse", "audience", "reshuffle",
+            "reshuffle_sentence_shuffle", "reshuffle_word_shuffle")
 # The reverse direction of I(X;Y) = H(Y) - H(Y|X): the prompt's surprisal after the story, and without it.
 REVERSE_AFTER_TEXT = "Text:\n{text}\n\nPrompt:"
 REVERSE_ALONE = "Prompt:"
@@ -89,10 +90,74 @@ def reverse(backend, ids: list[int], texts: list[str], prompts: list[str], swap_
              "swap_after": bits[4 * k + 2], "swap_alone": bits[4 * k + 3]} for k, i in enumerate(ids)]
 
 
+def audience(backend, ids: list[int], texts: list[str], prompts: list[str]):
+    """Per story: bits of every token under the prompt plus the strong-craft and the weak-craft audience statements
+    (the two passes the craft contrast needs, and nothing else)."""
+    from cqmetric.types import Request
+
+    requests = []
+    for text, prompt in zip(texts, prompts):
+        ids_x = tuple(int(i) for i in backend.tokenize(text).token_ids)
+        requests += [Request(DEFAULT_TEMPLATE.render(CONDITIONS[name](prompt)), ids_x) for name in ("good", "weak")]
+    bits = [_round(-r.logprobs / np.log(2)) for r in backend.score(requests)]
+    return [{"story_id": i, "variant": "audience", "c": {"good": bits[2 * k], "weak": bits[2 * k + 1]}}
+            for k, i in enumerate(ids)]
+
+
+def order_permutation(token_ids: np.ndarray, n_units: int) -> np.ndarray:
+    """A non-identity permutation of a text's units, seeded by the text's own token ids (so it is a function of the
+    text alone, whatever it is scored with)."""
+    import hashlib
+
+    seed = int.from_bytes(hashlib.sha256(np.asarray(token_ids, dtype=np.int64).tobytes()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(n_units)
+        if (perm != np.arange(n_units)).any():
+            return perm
+
+
+def reshuffle(backend, variant: str, ids: list[int], texts: list[str]):
+    """Per text: bits per token of the text in its own sentence order and with its sentences (as token spans, their
+    whitespace kept) in another order, both without constraints. Their difference is how much the order explains."""
+    from cqmetric.evidence import split_units
+    from cqmetric.types import Request
+
+    empty = DEFAULT_TEMPLATE.render(CONDITIONS["prompt"]("x").empty())
+    requests, plan = [], []
+    for text in texts:
+        tok = backend.tokenize(text)
+        spans, index = split_units(tok, "sentence")
+        if len(spans) < 2:
+            plan.append(None)
+            continue
+        perm = order_permutation(tok.token_ids, len(spans))
+        permuted = np.concatenate([tok.token_ids[index == j] for j in perm])
+        plan.append(len(requests))
+        if variant != "reshuffle":  # an original's own order was scored already (the earlier run's surprise)
+            requests.append(Request(empty, tuple(int(i) for i in tok.token_ids)))
+        requests.append(Request(empty, tuple(int(i) for i in permuted)))
+    results = backend.score(requests) if requests else []
+    out = []
+    for i, k in zip(ids, plan):
+        rec = {"story_id": i, "variant": variant}
+        if k is not None:
+            bits = [-r.logprobs / np.log(2) for r in results[k : k + (1 if variant == "reshuffle" else 2)]]
+            if variant != "reshuffle":
+                rec["s_own"] = round(float(bits[0].mean()), 6)
+            rec.update(s_reordered=round(float(bits[-1].mean()), 6), n_tokens=len(bits[-1]))
+        out.append(rec)
+    return out
+
+
 def collect(backend, variant: str, ids: list[int], texts: list[str], prompts: list[str], swap_prompts: list[str]):
     """One record per story: s, h0 and the sentence units once; c (and hy for the prompt) per condition."""
     if variant == "reverse":
         return reverse(backend.reverse, ids, texts, prompts, swap_prompts)
+    if variant == "audience":
+        return audience(backend, ids, texts, prompts)
+    if variant.startswith("reshuffle"):
+        return reshuffle(backend, variant, ids, texts)
     if variant == "prompt_swap":
         evs = _evidence(backend, texts, [CONDITIONS["prompt"](p) for p in swap_prompts], entropy=False, units=False)
         return [{"story_id": i, "variant": variant, "n_tokens": ev.n_tokens, "c": {"swap": _round(ev.c)}}
@@ -156,10 +221,11 @@ def main() -> int:
     start, n_tok = time.time(), 0
     for variant in args.variants:
         done = load_cache(name, variant)
-        if variant in ("sentence_shuffle", "word_shuffle"):
+        base = variant.removeprefix("reshuffle_")
+        if base in ("sentence_shuffle", "word_shuffle"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DegenerateInputWarning)
-                pert = perturb_texts([stories.loc[i, "story"] for i in human], kind=variant, seed=SEED)
+                pert = perturb_texts([stories.loc[i, "story"] for i in human], kind=base, seed=SEED)
             todo = [(i, t) for i, t, changed in zip(human, pert.texts, pert.changed) if changed and i not in done]
         else:
             todo = [(i, stories.loc[i, "story"]) for i in ids_all if i not in done]

@@ -105,14 +105,17 @@ def _convert(gguf: Path, target: Path, source_sha: str) -> None:
 def convert_gguf(gguf: str | os.PathLike[str], *, name: str | None = None) -> tuple[Path, str]:
     """A safetensors folder for a GGUF file, converted once into the cache, and the file's sha256 (12 hex).
 
-    The folder is named after `name` (default: the file's stem), the GGUF's hash and the conversion version, so
-    a changed file or conversion gets a new folder. Later loads read the safetensors in seconds.
+    The folder is named after `name` (default: the file's stem), the GGUF's hash, the conversion version and
+    transformers' major version, so a changed file, conversion or transformers gets a new folder. Later loads read
+    the safetensors in seconds.
     """
     gguf = Path(gguf)
     if not gguf.is_file():
         raise InputValidationError(f"model: expected a GGUF file, got {str(gguf)!r}, which does not exist.")
     sha = _sha256(gguf)
-    target = cache_dir() / f"{name or gguf.stem}-{sha[:12]}-c{_CONVERSION_VERSION}"
+    # A folder saved by one major version of transformers may not load in another: one folder per major version.
+    major = require("transformers", "hf").__version__.split(".")[0]
+    target = cache_dir() / f"{name or gguf.stem}-{sha[:12]}-c{_CONVERSION_VERSION}-tf{major}"
     if not (target / "cqmetric-source.json").is_file():
         _convert(gguf, target, sha)
     return target, sha[:12]
