@@ -17,12 +17,13 @@ from cqmetric.constraints import ConstraintSet, Template
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
 from cqmetric.types import Request, TokenizedText
-from cqmetric.units import fixed_token_units, token_unit_index, unit_spans
+from cqmetric.units import fixed_token_units, reordered_tokens, token_unit_index, unit_spans
 
 
 @dataclass(frozen=True)
 class Need:
-    """One kind of evidence a scorer reads: "constrained", "entropy", ("dimensions", by), ("units", kind)."""
+    """One kind of evidence a scorer reads: "constrained", "entropy", ("dimensions", by), ("units", kind),
+    ("reordered", kind): the text with its units in another order (`cqmetric.units.reordered_tokens`)."""
 
     kind: str
     option: str | None = None
@@ -44,6 +45,8 @@ class Evidence:
         h0, hy: per-token prediction entropy without / with constraints (only when entropy was asked).
         subsets: per grouping ("source"/"aspect"), per subset of dimensions, per-token surprisal under it.
         units: per unit kind, (spans, unit index per token, per-unit surprisal when scored alone).
+        reordered: per unit kind, per-token surprisal of the text with its units in another order (None when
+            it has fewer than two units), without constraints.
         index: the text's position in the call (for values given per text, such as a judge's verdicts).
     """
 
@@ -55,6 +58,7 @@ class Evidence:
     hy: np.ndarray | None = None
     subsets: dict[str, dict[frozenset[str], np.ndarray]] = field(default_factory=dict)
     units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+    reordered: dict[str, np.ndarray | None] = field(default_factory=dict)
     index: int = 0
 
     @property
@@ -170,6 +174,10 @@ def gather(
                 # The first unit has no past: alone and in place are the same, so it needs no extra pass.
                 alone = [None] + [ask(empty_context, tok.token_ids[index == j]) for j in range(1, len(spans))]
                 plan[need] = (spans, index, alone)
+            elif need.kind == "reordered":
+                _, index = split_units(tok, need.option or "sentence")
+                other = reordered_tokens(tok.token_ids, index)
+                plan[need] = None if other is None else ask(empty_context, other)
         plans.append(plan)
 
     ordered = sorted(requests, key=requests.__getitem__)
@@ -203,6 +211,9 @@ def gather(
                 ev.subsets[need.option or "source"] = {
                     s: surprisal_bits(by_request[r].logprobs) for s, r in value.items()
                 }
+            elif need.kind == "reordered":
+                ev.reordered[need.option or "sentence"] = (
+                    None if value is None else surprisal_bits(by_request[value].logprobs))
             elif need.kind == "units":
                 spans, index, alone = value
                 ev.units[need.option or "sentence"] = (

@@ -240,6 +240,47 @@ class ContextCalibration:
 
 
 @dataclass(frozen=True)
+class OrderCalibration(_InformationScorer):
+    """How much the text's own order explains it: the bits it costs with its units in another order.
+
+    sum_t s_t(units reordered) - sum_t s_t(own order), both without constraints and over the same tokens, per
+    token by default (the call's normalization). The other order is drawn from the text's own token ids, so a text
+    always gets the same one. Coherent text is explained by its order (positive); a text whose units could come
+    in any order (a shuffle, a loop of repeated sentences) is not (about 0). A text of one unit has no other order:
+    0. Defined on the observed tokens (the pointwise estimator).
+    """
+
+    unit: str = "sentence"
+    name: str = field(default="order_calibration", init=False)
+    higher_is_better: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_option("OrderCalibration", "unit", self.unit, ("sentence", "paragraph"))
+        if self.estimator == "expected":
+            raise InputValidationError("OrderCalibration: defined on observed tokens; expected estimator='pointwise'.")
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        return frozenset({Need("reordered", self.unit)})
+
+    def params(self) -> dict[str, Any]:
+        return {"unit": self.unit, "normalization": self._normalization}
+
+    def with_settings(self, estimator: str, normalization: str, *, where: str = "score") -> OrderCalibration:
+        if estimator != "pointwise":
+            raise InputValidationError(
+                f"{where}: OrderCalibration is defined on the observed tokens; score it in a call with "
+                f"estimator='pointwise', got {estimator!r}."
+            )
+        return super().with_settings(estimator, normalization, where=where)
+
+    def compute(self, ev: Evidence) -> float:
+        other = ev.reordered[self.unit]
+        return 0.0 if other is None else self._reduce(ev, other) - self._reduce(ev, ev.s)
+
+
+@dataclass(frozen=True)
 class Interaction:
     """I(X;Y) - sum_d I(X;Y_d) over constraint dimensions (bits/token): positive when they act together."""
 

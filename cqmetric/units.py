@@ -11,6 +11,7 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -100,3 +101,28 @@ def fixed_token_units(n_tokens: int, size: int) -> np.ndarray:
         [0, 0, 1, 1, 2]
     """
     return np.arange(n_tokens) // size
+
+
+def reordered_tokens(token_ids: np.ndarray, unit_index: np.ndarray) -> np.ndarray | None:
+    """The text's token ids with its units in another order (each unit's tokens, whitespace included, kept whole).
+
+    The order is a non-identity permutation drawn from a generator seeded by the token ids themselves, so it is a
+    function of the text alone: the same text gets the same order in any batch, on any machine. None when the
+    text has fewer than two units (there is no other order).
+
+    Examples:
+        >>> ids, index = np.array([5, 6, 7, 8, 9]), np.array([0, 0, 1, 2, 2])
+        >>> reordered_tokens(ids, index).tolist()
+        [5, 6, 8, 9, 7]
+        >>> reordered_tokens(ids[:2], index[:2]) is None
+        True
+    """
+    n_units = int(unit_index.max()) + 1 if unit_index.size else 0
+    if n_units < 2:
+        return None
+    digest = hashlib.sha256(np.asarray(token_ids, dtype=np.int64).tobytes()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    order = rng.permutation(n_units)
+    while (order == np.arange(n_units)).all():
+        order = rng.permutation(n_units)
+    return np.concatenate([token_ids[unit_index == j] for j in order])

@@ -346,3 +346,33 @@ def test_evaluate_compute_refuses_a_single_string():
         evaluate_compute("A cat sat.", model=_NoModel())
     with pytest.raises(InputValidationError, match=r"`references` to be a list with one prompt per prediction"):
         evaluate_compute(["A cat sat."], "Write.", model=_NoModel())
+
+
+def test_order_calibration_follows_its_definition(tiny_model_dir):
+    import hashlib
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cqmetric import OrderCalibration
+    from cqmetric.units import sentence_spans, token_unit_index
+
+    text = "The cat sat on the mat. It purred. Then it slept by the door. Rain fell."
+    res = score([text, "A single sentence"], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_bootstrap=0)
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir)
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = np.array(enc["input_ids"])
+    index = token_unit_index(np.array(enc["offset_mapping"]), sentence_spans(text))
+    # The other order, drawn here as documented: a generator seeded by the sha256 of the int64 token ids.
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(ids.astype(np.int64).tobytes()).digest()[:8], "little"))
+    order = rng.permutation(4)
+    while (order == np.arange(4)).all():
+        order = rng.permutation(4)
+    other = np.concatenate([ids[index == j] for j in order])
+    own_bits = -reference_logprobs(model, tok, 0, "Text:\n", ids) / LN2
+    other_bits = -reference_logprobs(model, tok, 0, "Text:\n", other) / LN2
+    assert res["order_calibration"][0] == pytest.approx(other_bits.mean() - own_bits.mean(), abs=1e-5)
+    assert res["order_calibration"][1] == 0.0  # one unit: no other order
+    in_batch = score(["Rain fell.", text], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_bootstrap=0)
+    assert in_batch["order_calibration"][1] == pytest.approx(res["order_calibration"][0], abs=1e-5)
+    with pytest.raises(InputValidationError, match=r"OrderCalibration is defined on the observed tokens"):
+        score([text], model=_NoModel(), scorers=[OrderCalibration()], estimator="expected")
