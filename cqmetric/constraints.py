@@ -152,14 +152,16 @@ class ConstraintSet:
 class Template:
     """Renders a constraint set into the context that precedes the text.
 
-    Each statement becomes `line.format(label=..., text=...)`; the block is followed by `suffix`. Labels are
-    per source. The text is tokenized on its own and appended after the context's tokens, so whitespace at the
-    start of the text belongs to the text.
+    Each statement becomes `line.format(label=..., text=...)`; the block is preceded by `prefix` and followed by
+    `suffix`. Labels are per source. The text is tokenized on its own and appended after the context's tokens, so
+    whitespace at the start of the text belongs to the text. A chat model's turn markers go into `prefix` and
+    `suffix` (see `CHAT_TEMPLATE`).
     """
 
     name: str = "labelled-v1"
     line: str = "{label}: {text}\n"
     suffix: str = "Text:\n"
+    prefix: str = ""
     labels: Mapping[str, str] = field(
         default_factory=lambda: {"intent": "Prompt", "audience": "Audience", "reality": "Facts"}
     )
@@ -169,16 +171,21 @@ class Template:
         block = "".join(
             self.line.format(label=self.labels[c.source], text=c.text.strip()) for c in constraints.constraints
         )
-        return block + self.suffix
+        return self.prefix + block + self.suffix
 
     @property
     def fingerprint(self) -> str:
         """Name plus a short hash of every field, for the signature."""
-        payload = json.dumps([self.line, self.suffix, sorted(self.labels.items())]).encode()
+        fields = [self.line, self.suffix, sorted(self.labels.items())] + ([self.prefix] if self.prefix else [])
+        payload = json.dumps(fields).encode()
         return f"{self.name}@{hashlib.sha256(payload).hexdigest()[:7]}"
 
 
 DEFAULT_TEMPLATE = Template()
+#: The constraints as a user turn and the text as the assistant's answer, in the ChatML markup of the embedded
+#: SmolLM2-Instruct (and other ChatML models); the unconstrained context is the same turn with no statements.
+CHAT_TEMPLATE = Template(name="chatml-story-v1", prefix="<|im_start|>user\nWrite a story.\n",
+                         line="{label}: {text}\n", suffix="<|im_end|>\n<|im_start|>assistant\n")
 
 
 def as_constraint_set(value: Any, *, where: str, index: int) -> ConstraintSet:
