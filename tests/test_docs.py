@@ -123,7 +123,7 @@ def blocks_missing_output(blocks: list[Block]) -> list[Block]:
             if b.output is None and not (b.marker and b.marker[0] == "skip") and calls_print(b.code)]
 
 
-# Pages owned elsewhere that still print without an output block. Each entry is an expected failure of
+# Pages (relative to docs/) that still print without an output block. Each entry is an expected failure of
 # `test_printing_blocks_show_their_output` (strict: once the page is fixed, the test fails until the entry goes).
 OUTPUT_PENDING = {
     "scaling.md": "the cost block prints a table without an output block; convert it with the page's next edit",
@@ -174,11 +174,18 @@ def test_blocks_missing_output_finds_printing_blocks_without_output():
     assert not calls_print("printer = 1\nprint\n")   # a name is not a call
 
 
-@pytest.mark.parametrize("page", [
-    pytest.param(p, id=str(p.relative_to(DOCS)),
-                 marks=[pytest.mark.xfail(strict=True, reason=OUTPUT_PENDING[p.name])] if p.name in OUTPUT_PENDING else [])
-    for p in _pages_with_code()
-])
+def _output_rule_params() -> list:
+    """The pages with code; those in OUTPUT_PENDING are strict expected failures."""
+    params = []
+    for page in _pages_with_code():
+        name = str(page.relative_to(DOCS))
+        pending = OUTPUT_PENDING.get(name)
+        params.append(pytest.param(page, id=name,
+                                   marks=[pytest.mark.xfail(strict=True, reason=pending)] if pending else []))
+    return params
+
+
+@pytest.mark.parametrize("page", _output_rule_params())
 def test_printing_blocks_show_their_output(page: Path):
     """Examples check what they print: every python block that prints is followed by its output block."""
     rel = str(page.relative_to(ROOT))
@@ -219,7 +226,7 @@ def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
             if not doctest.OutputChecker().check_output(block.output, got, doctest.ELLIPSIS):
                 pytest.fail(f"{rel}, block {n} at line {block.line} printed\n{got}--- but the page shows ---\n"
                             f"{block.output}", pytrace=False)
-        elif got.strip() and page.name not in OUTPUT_PENDING:
+        elif got.strip() and str(page.relative_to(DOCS)) not in OUTPUT_PENDING:
             pytest.fail(f"{rel}, block {n} at line {block.line} printed\n{got}--- but has no output block; add "
                         "'<!-- docs-test: output -->' and a ```text block after it", pytrace=False)
         ran += 1
