@@ -22,7 +22,7 @@ from cqmetric.api import (
     profiles,
     score,
 )
-from cqmetric.constraints import DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
+from cqmetric.constraints import CHAT_TEMPLATE, DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
 from cqmetric.errors import (
     BackendError,
     CQMetricError,
@@ -68,6 +68,7 @@ __all__ = [
     "ConstraintSet",
     "Template",
     "DEFAULT_TEMPLATE",
+    "CHAT_TEMPLATE",
     "CalibratedSurprise",
     "Surprise",
     "Residual",

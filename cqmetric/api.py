@@ -6,7 +6,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ _BACKENDS: dict[tuple[Any, ...], LogProbBackend] = {}
 _SPEED_SETTINGS = ("batch_size", "batch_tokens")  # change speed, never numbers
 
 
-def get_backend(model: Any = None, *, progress: bool = False, **settings: Any) -> LogProbBackend:
+def get_backend(model: Any = None, *, progress: bool = False, where: str = "score", **settings: Any) -> LogProbBackend:
     """Resolve `model` to a backend, loading it once per process and reusing it afterwards.
 
     Args:
@@ -43,13 +43,13 @@ def get_backend(model: Any = None, *, progress: bool = False, **settings: Any) -
     """
     unknown = sorted(set(settings) - set(BACKEND_SETTINGS))
     if unknown:
-        raise InputValidationError(f"get_backend: got unknown setting(s) {unknown}; allowed: {', '.join(BACKEND_SETTINGS)}.")
+        raise InputValidationError(f"{where}: got unknown setting(s) {unknown}; allowed: {', '.join(BACKEND_SETTINGS)}.")
     options = {k: v for k, v in settings.items() if v is not None}
     speed = {k: options.pop(k) for k in _SPEED_SETTINGS if k in options}
     if isinstance(model, LogProbBackend):
         if options:
             raise InputValidationError(
-                f"score: got a backend object and model settings {sorted(options)}; set them on the backend instead."
+                f"{where}: got a backend object and model settings {sorted(options)}; set them on the backend instead."
             )
         backend = model
     elif isinstance(model, tuple) and len(model) == 2:
@@ -64,12 +64,12 @@ def get_backend(model: Any = None, *, progress: bool = False, **settings: Any) -
             _BACKENDS[key] = backend
     else:
         raise InputValidationError(
-            "score: expected `model` to be None (the embedded model), a local model path, a (model, tokenizer) pair "
-            f"or a backend object, got {type(model).__name__} ({model!r:.60})."
+            f"{where}: expected `model` to be None (the embedded model), a local model path, a (model, tokenizer) "
+            f"pair or a backend object, got {type(model).__name__} ({model!r:.60})."
         )
     for name, value in speed.items():
         if hasattr(backend, name):
-            setattr(backend, name, check_positive_int("score", name, value, minimum=0 if name == "batch_tokens" else 1))
+            setattr(backend, name, check_positive_int(where, name, value, minimum=0 if name == "batch_tokens" else 1))
     if hasattr(backend, "progress"):
         backend.progress = progress
     return backend
@@ -134,7 +134,9 @@ class ScoreResult:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-safe dict per text: every score (bits), `n_tokens`, and `tokens` when details were asked."""
-        names = list(DEFAULT_NAMES)
+        # The default names always head the record (None where not computed, e.g. without constraints), unless
+        # the call computed none of them (defaults=False).
+        names = list(DEFAULT_NAMES) if any(n in self.scores for n in DEFAULT_NAMES) else []
         names += [n for n in self.scores if n not in names]
         records = []
         for k in range(len(self.texts)):
@@ -391,7 +393,13 @@ _ANALYSIS_SETTINGS = ("template", *BACKEND_SETTINGS, "progress")
 
 
 def _analysis_options(where: str, options: ScoreOptions | None, settings: dict[str, Any]) -> ScoreOptions:
+    """The settings of `dimensions()`/`profiles()`: the template and the backend's; any other is refused, from
+    keywords or from `options` alike, since these analyses report pointwise bits and could not honour it."""
     refused = sorted(set(settings) - set(_ANALYSIS_SETTINGS))
+    if options is not None:
+        defaults = ScoreOptions()
+        refused += sorted(f.name for f in fields(ScoreOptions) if f.name not in _ANALYSIS_SETTINGS
+                          and getattr(options, f.name) != getattr(defaults, f.name))
     if refused:
         raise InputValidationError(
             f"{where}: reports bits with the pointwise estimator and takes no {', '.join(map(repr, refused))}; "
@@ -426,7 +434,7 @@ def dimensions(
             ys.groups(by)
         except InputValidationError as exc:
             raise InputValidationError(f"{where}: constraints[{i}]: {exc}") from None
-    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
+    backend = get_backend(model, progress=opts.progress, where=where, **opts.backend_settings())
     evidence = gather(backend, _tokenize(where, backend, texts), sets, opts.template, {Need("dimensions", by)})
     return AnalysisResult(tuple(dimension_analysis(ev, by=by) for ev in evidence),
                           _signature(backend, opts, None, scorers_field=f"dimensions(by={by})"))
@@ -454,7 +462,7 @@ def profiles(
         raise InputValidationError(f"{where}: expected one prompt or constraint set per text, got None.")
     if not isinstance(unit, str) or not (unit in ("sentence", "paragraph") or unit.startswith("tokens:")):
         raise InputValidationError(f"{where}: got unit={unit!r}; allowed: 'sentence', 'paragraph', 'tokens:N'.")
-    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
+    backend = get_backend(model, progress=opts.progress, where=where, **opts.backend_settings())
     tokens = _tokenize(where, backend, texts)
     evidence = gather(backend, tokens, sets, opts.template, {Need("constrained")})
     out = []

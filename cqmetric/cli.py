@@ -126,8 +126,12 @@ def _server_backend(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
 def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: str, table: Any, texts: list[str],
                 constraints: list[Any] | None, out_path: Path, out_format: str, score: Any) -> int:
     from cqmetric import io
+    from cqmetric.options import ScoreOptions
 
     where = "score"
+    # The backend already carries the model settings; each chunk's call passes only the rest.
+    opts = ScoreOptions.from_settings(where, opts, **{k: None for k in ("dtype", "device", "start_token", "max_length",
+                                                                         "stride")})
     n = len(table)
     chunk = args.chunk_size
     hashes = [io.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
@@ -438,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, metavar="C",
                     help=f"rows scored and saved together (default {DEFAULT_CHUNK_SIZE}); part of the resume key")
     sc.add_argument("--resume", action="store_true",
-                    help="continue an interrupted run from OUT.progress.jsonl (rows of other settings are redone)")
+                    help="continue an interrupted run from OUT.progress.jsonl, or keep the rows of an existing OUT "
+                         "that match the input and the settings (rows of other settings are redone)")
     sc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sc.set_defaults(func=_score)
 

@@ -568,3 +568,18 @@ def test_compare_of_a_constant_shift_is_no_traceback(tmp_path, capsys):
     assert "warning:" in captured.err and "all differences equal up to rounding in: all" in captured.err
     result = json.loads(captured.out)
     assert json.dumps(result).count("0.1") >= 1
+
+
+def test_model_settings_on_the_command_line_reach_the_backend_and_the_signature(tmp_path, run_cli, tiny_model_dir):
+    rows = make_rows(4, seed=8, sentences=6)
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--max-length", "48", "--stride", "5", "--dtype",
+                        "float32", "--start-token", "prepend", "--device", "cpu")
+    assert code == 0, err
+    got = read_jsonl(out)
+    expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
+                     max_length=48, stride=5, start_token="prepend", n_bootstrap=0)
+    assert got[0]["signature"] == expected.signature.format() and "window:48/5" in got[0]["signature"]
+    for line, rec in zip(got, expected.to_records()):
+        assert line["surprise"] == pytest.approx(rec["surprise"], abs=1e-5)

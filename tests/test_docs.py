@@ -126,7 +126,6 @@ def blocks_missing_output(blocks: list[Block]) -> list[Block]:
 # Pages (relative to docs/) that still print without an output block. Each entry is an expected failure of
 # `test_printing_blocks_show_their_output` (strict: once the page is fixed, the test fails until the entry goes).
 OUTPUT_PENDING = {
-    "scaling.md": "the cost block prints a table without an output block; convert it with the page's next edit",
 }
 
 

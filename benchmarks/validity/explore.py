@@ -1,8 +1,12 @@
-"""Every lever on one split of HANNA's prompts: story-level Kendall τ per criterion (CI over prompts), the same
-with log length partialled out, prompt swap for the prompt-fit levers and degraded pairs, beside text length,
-BARTScore-PS and the human ceiling on the same stories. Reads the evidence cache of `collect.py`.
+"""Every lever on one split of HANNA's prompts (dev by default): story-level Kendall τ per criterion with a CI over
+prompts, the same with log length partialled out, prompt swap for the prompt-fit levers and the degraded pairs,
+beside text length, BARTScore-PS and the human ceiling on the same stories.
 
-Run:  .venv/bin/python benchmarks/validity/explore.py --name smollm2 --split dev
+Sources, all per story: the earlier complete run's scores (`results/hanna_scores.jsonl`, cqmetric 0.1.0, the same
+model, template and fp32; its context calibration and shuffles predate the sentence-splitter fix), and the
+evidence cache of `collect.py` for the levers added since (reverse direction, audience pair, another order).
+
+Run:  .venv/bin/python benchmarks/validity/explore.py --split dev
 """
 
 from __future__ import annotations
@@ -17,20 +21,64 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from collect import load_cache  # noqa: E402
-from features import FEATURES, REVERSE, reverse_swap, table  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
 from cqmetric.hanna import CRITERIA, CRITERIA_ABBREV, load_hanna  # noqa: E402
 from cqmetric.reliability import correlation, human_ceiling, pair_validation  # noqa: E402
 
-SPLIT = Path(__file__).resolve().parent / "split.json"
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results"
+V1 = RESULTS / "hanna_scores.jsonl"
 BART = "BARTScore-PS ¤Δ"
 
 
 def split_prompts(name: str) -> list[int]:
-    split = json.loads(SPLIT.read_text())
+    split = json.loads((HERE / "split.json").read_text())
     return list(range(96)) if name == "all" else list(split[name])
+
+
+def load_v1() -> dict[str, dict[int, dict]]:
+    out: dict[str, dict[int, dict]] = {}
+    for line in V1.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out.setdefault(row["variant"], {})[row["story_id"]] = row
+    return out
+
+
+def levers(v1: dict, cache: dict[str, dict[int, dict]], ids: list[int], n_words: dict[int, int]) -> dict[str, np.ndarray]:
+    """Lever -> per-story value, oriented so that higher should mean better (NaN where a source lacks the story)."""
+    o = v1["original"]
+
+    def col(f) -> np.ndarray:
+        out = []
+        for i in ids:
+            try:
+                out.append(float(f(i)))
+            except (KeyError, TypeError):
+                out.append(np.nan)
+        return np.array(out)
+
+    rev, aud, reo = cache.get("reverse", {}), cache.get("audience", {}), cache.get("reshuffle", {})
+    mean = lambda a: float(np.mean(a))  # noqa: E731
+    return {
+        "cs": col(lambda i: o[i]["cs_mean"]),
+        "surprise": col(lambda i: o[i]["surprise"]),
+        "residual": col(lambda i: -o[i]["residual"]),
+        "cs_sum": col(lambda i: o[i]["cs_sum"]),
+        "cs_per_word": col(lambda i: o[i]["cs_sum"] / n_words[i]),
+        "surprise_per_word": col(lambda i: o[i]["surprise"] * o[i]["n_tokens"] / n_words[i]),
+        "cs_expected": col(lambda i: o[i]["cs_expected"]),
+        "entropy": col(lambda i: o[i]["surprise_expected"]),
+        "surprise_minus_entropy": col(lambda i: -(o[i]["surprise"] - o[i]["surprise_expected"])),
+        "context_calibration_v1": col(lambda i: o[i]["context_calibration"]),
+        "surprise_of_units_alone": col(lambda i: o[i]["surprise"] + o[i]["context_calibration"]),
+        "reverse_pmi": col(lambda i: mean(np.subtract(rev[i]["own_alone"], rev[i]["own_after"]))),
+        "craft_contrast": col(lambda i: mean(np.subtract(aud[i]["c"]["weak"], aud[i]["c"]["good"]))),
+        "cs_audience_good": col(lambda i: o[i]["surprise"] - mean(aud[i]["c"]["good"])),
+        # a text of one sentence has no other order: 0 (as OrderCalibration defines it)
+        "order_calibration": col(lambda i: reo[i]["s_reordered"] - o[i]["surprise"] if "s_reordered" in reo[i] else 0.0),
+        "length_tokens": col(lambda i: o[i]["n_tokens"]),
+    }
 
 
 def story_level(h, values: dict[str, np.ndarray], ids: list[int], *, n_boot: int, covariate=None) -> dict:
@@ -45,6 +93,8 @@ def story_level(h, values: dict[str, np.ndarray], ids: list[int], *, n_boot: int
         for criterion in CRITERIA:
             y = h.mean_ratings(criterion)[rows][gen]
             for name, x in values.items():
+                if np.isnan(x[gen]).all():
+                    continue
                 res = correlation(x[gen], y, method="kendall", level="group", groups=groups, n_boot=n_boot,
                                   pvalue="none", nan_policy="omit",
                                   covariates=None if covariate is None else covariate[gen])
@@ -65,74 +115,93 @@ def ceiling(h, ids: list[int], *, n_boot: int) -> dict:
     return out
 
 
-def swap_accuracy(original: dict, swap: dict, ids: list[int]) -> dict:
-    """I(X; own prompt) > I(X; another prompt): the sign of the mean of c_swap - c_own per story."""
-    both = [i for i in ids if i in swap]
-    own = [-float(np.mean(original[i]["c"]["prompt"])) for i in both]
-    other = [-float(np.mean(swap[i]["c"]["swap"])) for i in both]
-    return pair_validation(own, other, n_boot=1000).to_dict()
-
-
-def degraded(original: dict, shuffled: dict, names: list[str]) -> dict:
-    ids = [i for i in sorted(shuffled) if i in original]
-    out = {}
-    for name in names:
-        f, sign = FEATURES[name]
-        res = pair_validation([sign * f(original[i]) for i in ids], [sign * f(shuffled[i]) for i in ids], n_boot=1000)
-        out[name] = {"win_rate": res.win_rate, "ci": list(res.win_rate_ci) if res.win_rate_ci else None,
-                     "n": res.n_pairs}
-    return out
+def _pairs(a: list[float], b: list[float]) -> dict | None:
+    keep = [(x, y) for x, y in zip(a, b) if np.isfinite(x) and np.isfinite(y)]
+    if len(keep) < 5:
+        return None
+    res = pair_validation([x for x, _ in keep], [y for _, y in keep], n_boot=1000)
+    return {"win_rate": res.win_rate, "ci": list(res.win_rate_ci), "n": res.n_pairs, "mean_margin": res.mean_margin}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="smollm2")
+    parser.add_argument("--name", default="smollm2", help="the evidence cache's name (collect.py --name)")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--skip", nargs="*", default=[], help="levers to leave out")
+    parser.add_argument("--covered-only", action="store_true",
+                        help="only the prompts every lever has all stories of (while the evidence is being collected)")
     args = parser.parse_args()
     h = load_hanna()
-    original = load_cache(args.name, "original")
-    wanted = split_prompts(args.split)
-    prompts = [p for p in wanted if all(int(s) in original for s in h.story_id[h.prompt_index == p])]
+    v1 = load_v1()
+    cache = {v: load_cache(args.name, v) for v in ("reverse", "audience", "reshuffle", "reshuffle_sentence_shuffle",
+                                                  "reshuffle_word_shuffle")}
+    prompts = split_prompts(args.split)
     ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
-    print(f"{args.name} {args.split}: {len(prompts)} of {len(wanted)} prompts complete ({len(ids)} stories)",
-          file=sys.stderr)
-    rev = load_cache(args.name, "reverse")
-    for i, rec in rev.items():
-        if i in original:
-            original[i]["reverse"] = rec
-    values = table(original, ids)
+    stories = h.stories.set_index("story_id")
+    n_words = {i: len(stories.loc[i, "story"].split()) for i in ids}
+    values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k not in args.skip}
+    if args.covered_only:
+        started = {k: v for k, v in values.items() if np.isfinite(v).any()}
+        covered = [p for p in prompts if all(np.isfinite(v[[k for k, i in enumerate(ids)
+                                                            if int(h.prompt_index[i]) == p]]).all()
+                                             for v in started.values())]
+        prompts = covered
+        ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
+        values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k in started and k not in args.skip}
+    else:
+        values = {k: v for k, v in values.items() if np.isfinite(v).all()}  # levers still being collected: left out
     index = {int(s): k for k, s in enumerate(h.story_id)}
-    rows = np.array([index[i] for i in ids])
-    values["BARTScore-PS"] = -h.metric_scores(BART)[rows]  # oriented: HANNA's BARTScore-PS correlates negatively
+    values["BARTScore-PS"] = -h.metric_scores(BART)[np.array([index[i] for i in ids])]
     loglen = np.log(values["length_tokens"])
+    coverage = {k: int(np.isfinite(v).sum()) for k, v in values.items()}
+
+    # Prompt swap: own prompt against another one (the same derangement as the earlier benchmark).
+    swap = v1["prompt_swap"]
+    prompt_swap = {"cs": _pairs([v1["original"][i]["cs_mean"] for i in ids], [swap[i]["cs_mean"] for i in ids])}
+    rev = cache["reverse"]
+    if rev:
+        own = [float(np.mean(np.subtract(rev[i]["own_alone"], rev[i]["own_after"]))) if i in rev else np.nan for i in ids]
+        other = [float(np.mean(np.subtract(rev[i]["swap_alone"], rev[i]["swap_after"]))) if i in rev else np.nan for i in ids]
+        prompt_swap["reverse_pmi"] = _pairs(own, other)
+    # Degraded pairs: a human story against its shuffles. The order lever compares each text with another order of
+    # itself; its shuffled texts are the current splitter's, the other levers' the earlier run's.
+    degraded = {}
+    for kind in ("sentence_shuffle", "word_shuffle"):
+        d1 = {i: r for i, r in v1[kind].items() if r.get("changed", True) and i in set(ids)}
+        degraded[kind] = {
+            "cs": _pairs([v1["original"][i]["cs_mean"] for i in d1], [d1[i]["cs_mean"] for i in d1]),
+            "surprise": _pairs([v1["original"][i]["surprise"] for i in d1], [d1[i]["surprise"] for i in d1]),
+            "context_calibration_v1": _pairs([v1["original"][i]["context_calibration"] for i in d1],
+                                             [d1[i]["context_calibration"] for i in d1]),
+        }
+        reo, reo_deg = cache["reshuffle"], cache[f"reshuffle_{kind}"]
+        both = [i for i in reo_deg if i in reo and "s_reordered" in reo[i] and "s_reordered" in reo_deg[i]]
+        degraded[kind]["order_calibration"] = _pairs(
+            [reo[i]["s_reordered"] - v1["original"][i]["surprise"] for i in both],
+            [reo_deg[i]["s_reordered"] - reo_deg[i]["s_own"] for i in both])
     report = {
-        "model": args.name, "split": args.split, "prompts": prompts, "n_stories": len(ids),
+        "model": args.name, "split": args.split, "prompts": prompts, "n_stories": len(ids), "coverage": coverage,
         "story_tau": story_level(h, values, ids, n_boot=args.n_boot),
         "story_tau_partial_loglen": story_level(h, {k: v for k, v in values.items() if k != "length_tokens"}, ids,
                                                 n_boot=args.n_boot, covariate=loglen),
         "human_ceiling": ceiling(h, ids, n_boot=args.n_boot),
-        "prompt_swap": swap_accuracy(original, load_cache(args.name, "prompt_swap"), ids),
-        "prompt_swap_reverse": (pair_validation(*zip(*[reverse_swap(original[i]) for i in ids]), n_boot=1000).to_dict()
-                                if all("reverse" in original[i] for i in ids) else None),
-        "degraded": {kind: degraded(original, load_cache(args.name, kind), list(FEATURES))
-                     for kind in ("sentence_shuffle", "word_shuffle")},
+        "prompt_swap": prompt_swap, "degraded": degraded,
     }
-    out = args.out or RESULTS / f"levers_{args.name}_{args.split}.json"
+    out = RESULTS / f"levers_{args.name}_{args.split}{'_partial' if args.covered_only else ''}.json"
     out.write_text(json.dumps(report, indent=1, default=float) + "\n")
-    print("| lever | " + " | ".join(CRITERIA_ABBREV) + " | partial (CI>0) | sent-shuf | word-shuf |")
-    for name in [*FEATURES, *(n for n in REVERSE if n in values), "length_tokens", "BARTScore-PS"]:
-        taus = " | ".join(f"{report['story_tau'][name][c]['tau']:+.3f}" for c in CRITERIA)
+    print(f"{args.name}, {args.split}: {len(prompts)} prompts, {len(ids)} stories; written {out}")
+    print("| lever | n | " + " | ".join(CRITERIA_ABBREV) + " | partial CI>0 | sent-shuffle | word-shuffle |")
+    for name, per in report["story_tau"].items():
         part = report["story_tau_partial_loglen"].get(name)
-        n_pos = sum(1 for c in CRITERIA if part and part[c]["ci"] and part[c]["ci"][0] > 0) if part else ""
-        deg = [report["degraded"][k].get(name, {}).get("win_rate") for k in ("sentence_shuffle", "word_shuffle")]
-        deg_s = " | ".join("" if d is None else f"{d:.2f}" for d in deg)
-        print(f"| {name} | {taus} | {n_pos} | {deg_s} |")
-    print("| human ceiling | " + " | ".join(f"{report['human_ceiling'][c]['tau']:+.3f}" for c in CRITERIA) + " |")
-    print(f"prompt swap accuracy: {report['prompt_swap']['win_rate']:.3f} (n={report['prompt_swap']['n_pairs']})")
-    if report["prompt_swap_reverse"]:
-        print(f"prompt swap accuracy, reverse direction: {report['prompt_swap_reverse']['win_rate']:.3f}")
+        n_pos = sum(1 for c in CRITERIA if part and part[c]["ci"] and part[c]["ci"][0] > 0) if part else "-"
+        deg = [(degraded[k].get(name) or {}).get("win_rate") for k in ("sentence_shuffle", "word_shuffle")]
+        print(f"| {name} | {coverage[name]} | " + " | ".join(f"{per[c]['tau']:+.3f}" for c in CRITERIA) + f" | {n_pos} | "
+              + " | ".join("" if d is None else f"{d:.2f}" for d in deg) + " |")
+    print("| human ceiling | | " + " | ".join(f"{report['human_ceiling'][c]['tau']:+.3f}" for c in CRITERIA) + " |")
+    for name, res in prompt_swap.items():
+        if res:
+            print(f"prompt swap, {name}: {res['win_rate']:.3f} (n={res['n']})")
     return 0
 
 

@@ -101,8 +101,8 @@ def check_model_folder(folder: Path, *, allow_pickle: bool = False, where: str =
     if pickles and not allow_pickle:
         raise ModelFolderError(
             f"{where}: the model folder {str(folder)!r} holds its weights only as pickle files ({', '.join(pickles)}), "
-            "which can run code when loaded; convert them to safetensors, or pass allow_pickle=True if you trust "
-            "this folder."
+            "which can run code when loaded; convert them to safetensors, or, if you trust this folder, load it with "
+            "cqmetric.backends.hf.HFBackend(path, allow_pickle=True) and pass that backend as model=."
         )
     if not pickles:
         raise ModelFolderError(f"{where}: expected weights (*.safetensors) in {str(folder)!r}, got none.")

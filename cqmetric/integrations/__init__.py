@@ -97,6 +97,11 @@ def evaluate_compute(
     from cqmetric.api import score
 
     texts = check_texts("cqmetric_creativity", predictions, name="predictions")
+    if settings.get("details"):
+        raise InputValidationError(
+            "cqmetric_creativity: per-token details are not part of the metric's output; call cqmetric.score("
+            "..., details=True) for them."
+        )
     result = score(texts, _constraints(references, len(texts)), model=model, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]

@@ -14,8 +14,9 @@ imports inspect_ai when it is installed; without it, importing works and calling
 `MissingDependencyError`.
 
 Examples:
-    >>> agreement_with_humans([0.2, 0.5, 0.9, 1.4], [1.0, 2.0, 4.0, 3.0], n_boot=0)
-    {'spearman': 0.8, 'n': 4}
+    >>> result = agreement_with_humans([0.2, 0.5, 0.9, 1.4], [1.0, 2.0, 4.0, 3.0], n_boot=0)
+    >>> round(result["spearman"], 6), result["n"]
+    (0.8, 4)
 """
 
 import math

@@ -376,3 +376,9 @@ def test_order_calibration_follows_its_definition(tiny_model_dir):
     assert in_batch["order_calibration"][1] == pytest.approx(res["order_calibration"][0], abs=1e-5)
     with pytest.raises(InputValidationError, match=r"OrderCalibration is defined on the observed tokens"):
         score([text], model=_NoModel(), scorers=[OrderCalibration()], estimator="expected")
+
+
+def test_analyses_refuse_settings_they_cannot_honour_from_options_too(tiny_model_dir):
+    with pytest.raises(InputValidationError, match=r"profiles: reports bits with the pointwise estimator and takes no "
+                                                   r"'estimator', 'normalization'"):
+        profiles(STORIES, PROMPTS, model=_NoModel(), options=ScoreOptions(normalization="byte", estimator="expected"))
