@@ -48,6 +48,7 @@ from cqmetric.scorers import (
     WeightedSum,
 )
 from cqmetric.options import ScoreOptions
+from cqmetric.recommended import CreativeQuality
 from cqmetric.signature import Signature
 from cqmetric.version import __version__
 
@@ -69,6 +70,7 @@ __all__ = [
     "Template",
     "DEFAULT_TEMPLATE",
     "CHAT_TEMPLATE",
+    "CreativeQuality",
     "CalibratedSurprise",
     "Surprise",
     "Residual",

@@ -28,7 +28,8 @@ import numpy as np
 from cqmetric._validation import as_float_array, check_finite_number
 from cqmetric.errors import InputValidationError
 
-__all__ = ["FittedWeights", "fit_weights"]
+__all__ = ["FittedWeights", "fit_weights", "FittedQuality", "fit_creative_quality", "within_group_kendall",
+           "creative_quality_values", "DEFAULT_GRID"]
 
 
 @dataclass(frozen=True)
@@ -111,4 +112,172 @@ def fit_weights(
         weights={n: float(v) for n, v in zip(names, w)},
         norms={n: (float(m), float(s)) for n, m, s in zip(names, mean, std)},
         alpha=alpha, n=int(y.size), n_groups=int(np.unique(g).size),
+    )
+
+
+def within_group_kendall(scores: Any, ratings: Any, groups: Any) -> np.ndarray:
+    """Kendall tau-b inside each group, averaged over groups, for one or many score vectors at once.
+
+    Args:
+        scores: one value per item, or a 2-D array with one row of values per candidate score.
+        ratings: one rating per item.
+        groups: one group label per item (e.g. the prompt).
+
+    Returns:
+        One mean tau-b per row of `scores`; a group where the score or the ratings are all tied is left out
+        (NaN when every group is).
+
+    Examples:
+        >>> within_group_kendall([1, 2, 3, 3, 2, 1], [1, 2, 3, 1, 2, 3], [0, 0, 0, 1, 1, 1])
+        array([0.])
+    """
+    where = "within_group_kendall"
+    X = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    y = as_float_array(where, "ratings", ratings)
+    g = np.asarray(groups)
+    if X.shape[1] != y.size or g.shape != y.shape:
+        raise InputValidationError(
+            f"{where}: expected scores, ratings and groups of one length, got {X.shape[1]}, {y.size} and {g.size}."
+        )
+    labels, index = np.unique(g, return_inverse=True)
+    first, second = np.triu_indices(y.size, k=1)
+    same = index[first] == index[second]
+    first, second, pair_group = first[same], second[same], index[first[same]]
+    sy = np.sign(y[first] - y[second])
+    sx = np.sign(X[:, first] - X[:, second])
+    concordance = np.stack([np.bincount(pair_group, weights=row * sy, minlength=labels.size) for row in sx])
+    untied_x = np.stack([np.bincount(pair_group, weights=np.abs(row), minlength=labels.size) for row in sx])
+    untied_y = np.bincount(pair_group, weights=np.abs(sy), minlength=labels.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = concordance / np.sqrt(untied_x * untied_y)
+    tau[~np.isfinite(tau)] = np.nan
+    counted = np.isfinite(tau).sum(axis=1)
+    return np.where(counted > 0, np.nansum(tau, axis=1) / np.maximum(counted, 1), np.nan)
+
+
+def _logistic(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def creative_quality_values(parts: Mapping[str, Any], constants: Mapping[str, float]) -> np.ndarray:
+    """CreativeQuality's formula on precomputed parts (order_calibration, calibrated_surprise, surprise)."""
+    oc, cs, s = (np.asarray(parts[k], dtype=np.float64) for k in ("order_calibration", "calibrated_surprise", "surprise"))
+    gate = _logistic((oc - constants["order_center"]) / constants["order_scale"])
+    gate = gate * _logistic((cs - constants["fit_center"]) / constants["fit_scale"])
+    return gate * (1.0 + constants["lam"] * s)
+
+
+DEFAULT_GRID: dict[str, tuple[float, ...]] = {
+    "order_center": (0.0, 0.04, 0.08, 0.12, 0.16, 0.2),
+    "order_scale": (0.01, 0.02, 0.04),
+    "fit_center": (-0.2, -0.1, -0.05, 0.0, 0.05),
+    "fit_scale": (0.02, 0.05, 0.1),
+    "lam": (0.1, 0.3, 1.0, 3.0, 10.0),
+}
+
+
+@dataclass(frozen=True)
+class FittedQuality:
+    """The constants chosen for `CreativeQuality`, and the evidence of the choice.
+
+    Attributes:
+        constants: order_center, order_scale, fit_center, fit_scale, lam.
+        objective: the mean over criteria of the mean within-group Kendall tau-b, at the chosen constants.
+        per_criterion: that tau per criterion.
+        pair_win: degraded-pair kind -> share of pairs the original wins, at the chosen constants.
+        met_pairs: whether the chosen constants meet `min_pair_win` on every kind.
+        n_candidates: candidates tried; n_eligible: those meeting `min_pair_win`.
+        runners_up: the next best eligible candidates (constants and objective), to show how flat the optimum is.
+    """
+
+    constants: dict[str, float]
+    objective: float
+    per_criterion: dict[str, float]
+    pair_win: dict[str, float]
+    met_pairs: bool
+    n_candidates: int
+    n_eligible: int
+    runners_up: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def fit_creative_quality(
+    parts: Mapping[str, Any],
+    ratings: Mapping[str, Any],
+    groups: Any,
+    *,
+    pairs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
+    min_pair_win: float = 0.95,
+    grid: Mapping[str, tuple[float, ...]] | None = None,
+) -> FittedQuality:
+    """Choose CreativeQuality's constants on development data by a grid search.
+
+    The chosen candidate has the highest mean within-group Kendall tau-b with the ratings (averaged over the
+    criteria) among those that prefer the original to its degraded version in at least `min_pair_win` of the pairs
+    of every kind; when none does, the candidate with the highest worst-kind win rate is taken (`met_pairs` False).
+
+    Args:
+        parts: order_calibration, calibrated_surprise and surprise -> one value per rated item.
+        ratings: criterion -> one rating per item.
+        groups: one group label per item (the prompt).
+        pairs: degraded-pair kind -> (parts of the originals, parts of their degraded versions), aligned.
+        min_pair_win: the share of pairs a candidate must win on every kind.
+        grid: constant -> values to try (default `DEFAULT_GRID`).
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> groups = np.repeat(np.arange(10), 8)
+        >>> parts = {"order_calibration": rng.uniform(0.2, 0.4, 80), "calibrated_surprise": rng.uniform(0.0, 0.2, 80),
+        ...          "surprise": rng.normal(4, 0.5, 80)}
+        >>> fit = fit_creative_quality(parts, {"quality": parts["surprise"]}, groups)
+        >>> round(fit.objective, 2)  # surprise ranks the items exactly; the gates stay open
+        1.0
+    """
+    where = "fit_creative_quality"
+    grid = dict(DEFAULT_GRID if grid is None else grid)
+    missing = sorted(set(DEFAULT_GRID) - set(grid))
+    if missing:
+        raise InputValidationError(f"{where}: expected grid values for every constant, got none for {missing}.")
+    if not 0.0 <= check_finite_number(where, "min_pair_win", min_pair_win) <= 1.0:
+        raise InputValidationError(f"{where}: expected `min_pair_win` in [0, 1], got {min_pair_win!r}.")
+    if not isinstance(ratings, Mapping) or not ratings:
+        raise InputValidationError(f"{where}: expected `ratings` to be a non-empty dict criterion -> ratings.")
+    keys = list(DEFAULT_GRID)
+    mesh = np.array(np.meshgrid(*(np.asarray(grid[k], dtype=np.float64) for k in keys), indexing="ij"))
+    candidates = mesh.reshape(len(keys), -1).T
+    as_constants = lambda row: dict(zip(keys, map(float, row)))  # noqa: E731
+    columns = {k: candidates[:, i][:, None] for i, k in enumerate(keys)}
+    values = creative_quality_values({k: np.asarray(parts[k], dtype=np.float64)[None, :] for k in
+                                      ("order_calibration", "calibrated_surprise", "surprise")}, columns)
+    taus = {c: within_group_kendall(values, r, groups) for c, r in ratings.items()}
+    objective = np.mean(np.stack(list(taus.values())), axis=0)
+    wins: dict[str, np.ndarray] = {}
+    for kind, (original, degraded) in (pairs or {}).items():
+        sizes = {len(np.atleast_1d(side[k])) for side in (original, degraded) for k in original}
+        if len(sizes) != 1 or 0 in sizes:
+            raise InputValidationError(
+                f"{where}: expected the degraded pairs {kind!r} to hold at least one pair, with one value per pair "
+                f"in every part of both sides, got lengths {sorted(sizes)}."
+            )
+        a = creative_quality_values({k: np.asarray(original[k], dtype=np.float64)[None, :] for k in
+                                     ("order_calibration", "calibrated_surprise", "surprise")}, columns)
+        b = creative_quality_values({k: np.asarray(degraded[k], dtype=np.float64)[None, :] for k in
+                                     ("order_calibration", "calibrated_surprise", "surprise")}, columns)
+        wins[kind] = (a > b).mean(axis=1)
+    worst = np.min(np.stack(list(wins.values())), axis=0) if wins else np.ones(len(candidates))
+    eligible = worst >= min_pair_win
+    score = np.where(np.isfinite(objective), objective, -np.inf)
+    order = np.lexsort((-score, ~eligible)) if eligible.any() else np.lexsort((-score, -worst))
+    best = int(order[0])
+    return FittedQuality(
+        constants=as_constants(candidates[best]),
+        objective=float(objective[best]),
+        per_criterion={c: float(t[best]) for c, t in taus.items()},
+        pair_win={kind: float(w[best]) for kind, w in wins.items()},
+        met_pairs=bool(eligible[best]),
+        n_candidates=int(len(candidates)),
+        n_eligible=int(eligible.sum()),
+        runners_up=[{**as_constants(candidates[i]), "objective": float(objective[i])} for i in order[1:6]],
     )
