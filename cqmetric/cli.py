@@ -23,6 +23,7 @@ from cqmetric.errors import CQMetricError, InputValidationError
 
 SCORE_FIELDS = ("calibrated_surprise", "surprise", "residual", "n_tokens")
 ADDED_FIELDS = (*SCORE_FIELDS, "signature")
+RECOMMENDED_FIELD = "creative_quality"
 DEFAULT_CHUNK_SIZE = 64
 
 
@@ -94,8 +95,13 @@ def _score(args: argparse.Namespace) -> int:
     texts = io.column(table, args.text_field, where=where, option="--text-field")
     constraints = (io.column(table, args.constraint_field, where=where, option="--constraint-field")
                    if args.constraint_field else None)
+    if args.recommended and constraints is None:
+        raise InputValidationError(
+            f"{where}: --recommended (CreativeQuality) judges each text against its constraints; expected "
+            "--constraint-field, got none."
+        )
     for i, row in enumerate(table.rows):
-        clash = [k for k in ADDED_FIELDS if k in row]
+        clash = [k for k in _added_fields(args) if k in row]
         if clash:
             raise InputValidationError(
                 f"{where}: {table.where(i)}: expected no field named {clash[0]!r} (the output adds it), "
@@ -108,8 +114,21 @@ def _score(args: argparse.Namespace) -> int:
             backend = get_backend(args.model, **settings)
         else:  # the server's backend takes the window and start-token settings itself; batching is the server's
             backend = get_backend(_server_backend(args, settings))
-        signature = build_signature(backend, constrained=constraints is not None, options=opts).format()
+        signature = build_signature(backend, constrained=constraints is not None, options=opts,
+                                    scorers=_scorers(args)).format()
         return _score_rows(args, opts, backend, signature, table, texts, constraints, out_path, out_format, score)
+
+
+def _scorers(args: argparse.Namespace) -> list[Any] | None:
+    """The scorers beside the defaults: the recommended CreativeQuality with --recommended."""
+    from cqmetric.recommended import CreativeQuality
+
+    return [CreativeQuality()] if args.recommended else None
+
+
+def _added_fields(args: argparse.Namespace) -> tuple[str, ...]:
+    """The fields the output adds to every input row."""
+    return (RECOMMENDED_FIELD, *ADDED_FIELDS) if args.recommended else ADDED_FIELDS
 
 
 def _server_backend(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
@@ -144,7 +163,7 @@ def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: st
         done = progress.load(hashes)
         _note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
     elif args.resume and out_path.exists():
-        done = io.reusable_rows(out_path, table, signature, chunk, added=ADDED_FIELDS, where=where)
+        done = io.reusable_rows(out_path, table, signature, chunk, added=_added_fields(args), where=where)
         _note(f"resuming from {out_path} (no progress file): {len(done)} of {n} rows already there with these "
               "settings are kept.")
     elif args.resume:
@@ -163,7 +182,7 @@ def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: st
             if idx[0] in done:
                 continue
             res = score([texts[i] for i in idx], None if constraints is None else [constraints[i] for i in idx],
-                        model=backend, options=opts)
+                        model=backend, options=opts, scorers=_scorers(args))
             if res.signature.format() != signature:
                 raise CQMetricError(f"{where}: the signature changed during the run ({signature} -> {res.signature}).")
             results = [{**rec, "signature": signature} for rec in res.to_records()]
@@ -182,8 +201,9 @@ def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: st
         raise
     bar.close()
 
-    rows = [{**row, **{k: done[i].get(k) for k in ADDED_FIELDS}} for i, row in enumerate(table.rows)]
-    fieldnames = [*table.fieldnames, *ADDED_FIELDS] if out_format == "csv" else None
+    added = _added_fields(args)
+    rows = [{**row, **{k: done[i].get(k) for k in added}} for i, row in enumerate(table.rows)]
+    fieldnames = [*table.fieldnames, *added] if out_format == "csv" else None
     io.write_table(out_path, rows, fieldnames=fieldnames, where=where)
     progress.remove()
     _note(f"wrote {n} rows to {out_path}.")
@@ -438,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--server-model", default=None, metavar="NAME", help="with --server: the served model's name")
     sc.add_argument("--tokenizer", default=None, metavar="PATH",
                     help="with --server: local folder of the served model's tokenizer (required)")
+    sc.add_argument("--recommended", action="store_true",
+                    help="also compute creative_quality, the recommended score (CreativeQuality: needs "
+                         "--constraint-field; two more model passes per text)")
     _add_options(sc)
     sc.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE, metavar="C",
                     help=f"rows scored and saved together (default {DEFAULT_CHUNK_SIZE}); part of the resume key")

@@ -164,6 +164,29 @@ def test_score_jsonl_keeps_fields_and_matches_score(tmp_path, run_cli, tiny_mode
     assert not (tmp_path / "out.jsonl.progress.jsonl").exists()
 
 
+def test_recommended_adds_creative_quality_as_score_computes_it(tmp_path, run_cli, tiny_model_dir):
+    from cqmetric import CreativeQuality
+
+    rows = make_rows(6, seed=5)
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--recommended")
+    assert code == 0, err
+    got = read_jsonl(out)
+    expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
+                     scorers=[CreativeQuality()], n_bootstrap=0)
+    assert list(got[0]) == [*rows[0], "creative_quality", *ADDED_FIELDS]
+    assert [r["creative_quality"] for r in got] == pytest.approx(list(expected["creative_quality"]), rel=1e-5)
+    assert got[0]["signature"] == expected.signature.format()
+
+
+def test_recommended_without_constraints_exits_2_before_the_model_loads(tmp_path, run_cli):
+    src = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
+    code, err = run_cli(str(src), "-o", str(tmp_path / "out.jsonl"), "--text-field", "story", "--recommended",
+                        model=False)
+    assert code == 2 and "--constraint-field" in err and "Traceback" not in err
+
+
 def test_csv_input_and_output(tmp_path, run_cli):
     rows = make_rows(6, seed=2)
     rows[1]["story"] = rows[1]["story"].replace(". ", ".\n", 1) + ' She said "yes, again".'

@@ -132,6 +132,23 @@ def test_compute_matches_score(metric, tiny_model_dir, options):
                         *(f"corpus_{n}_ci" for n in expected.corpus), "signature"}
 
 
+def test_recommended_adds_creative_quality_as_score_computes_it(metric, tiny_model_dir):
+    from cqmetric import CreativeQuality
+
+    model = str(tiny_model_dir)
+    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, recommended=True, n_bootstrap=0)
+    expected = score(TEXTS, PROMPTS, model=model, scorers=[CreativeQuality()], n_bootstrap=0)
+    assert got["creative_quality"] == [float(v) for v in expected["creative_quality"]]
+    assert got["signature"] == expected.signature.format() and "creative_quality(" in got["signature"]
+
+
+def test_recommended_without_references_is_a_clear_error(metric, tiny_model_dir):
+    from cqmetric.errors import InputValidationError
+
+    with pytest.raises(InputValidationError, match="references"):
+        metric.compute(predictions=TEXTS, model=str(tiny_model_dir), recommended=True)
+
+
 def test_compute_without_references_scores_surprise_only(metric, tiny_model_dir):
     model = str(tiny_model_dir)
     got = metric.compute(predictions=TEXTS, model=model, n_bootstrap=0)

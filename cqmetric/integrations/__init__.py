@@ -68,6 +68,7 @@ def evaluate_compute(
     references: Sequence[str | None] | None = None,
     *,
     model: Any = None,
+    recommended: bool = False,
     **settings: Any,
 ) -> dict[str, Any]:
     """What the `evaluate` metric returns: `cqmetric.score` as plain floats plus the signature.
@@ -78,6 +79,8 @@ def evaluate_compute(
         predictions: the texts.
         references: one prompt per text, or None (or all empty) to score surprise only.
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
+        recommended: also return `creative_quality`, the recommended score (`cqmetric.CreativeQuality`; needs
+            references).
         **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_bootstrap,
             seed, confidence, dtype, device, start_token, max_length, stride, batch_size, ...).
 
@@ -102,7 +105,17 @@ def evaluate_compute(
             "cqmetric_creativity: per-token details are not part of the metric's output; call cqmetric.score("
             "..., details=True) for them."
         )
-    result = score(texts, _constraints(references, len(texts)), model=model, **settings)
+    if not isinstance(recommended, bool):
+        raise InputValidationError(f"cqmetric_creativity: expected `recommended` to be True or False, got {recommended!r}.")
+    constraints = _constraints(references, len(texts))
+    if recommended and constraints is None:
+        raise InputValidationError(
+            "cqmetric_creativity: recommended=True (CreativeQuality) judges each text against its prompt; expected "
+            "`references` (one prompt per text), got none."
+        )
+    from cqmetric.recommended import CreativeQuality
+
+    result = score(texts, constraints, model=model, scorers=[CreativeQuality()] if recommended else None, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]
     for name, corpus in result.corpus.items():
@@ -113,7 +126,7 @@ def evaluate_compute(
 
 
 def compute_signature() -> inspect.Signature:
-    """`_compute(self, predictions, references=None, model=None, *, <every ScoreOptions field>)` as a signature.
+    """`_compute(self, predictions, references=None, model=None, *, recommended=False, <every ScoreOptions field>)`.
 
     Examples:
         >>> list(compute_signature().parameters)[:5]
@@ -124,7 +137,8 @@ def compute_signature() -> inspect.Signature:
     P = inspect.Parameter
     head = [P("self", P.POSITIONAL_OR_KEYWORD), P("predictions", P.POSITIONAL_OR_KEYWORD),
             P("references", P.POSITIONAL_OR_KEYWORD, default=None), P("model", P.POSITIONAL_OR_KEYWORD, default=None)]
-    return inspect.Signature(head + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in option_fields()])
+    return inspect.Signature(head + [P("recommended", P.KEYWORD_ONLY, default=False)]
+                             + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in option_fields()])
 
 
 def settings_help() -> str:
