@@ -62,8 +62,10 @@ class CreativeQuality:
     """order gate x fit gate x (1 + lam x surprise): cqmetric's recommended creative-quality score.
 
     Args:
-        order_center, order_scale: the logistic gate on `OrderCalibration` (bits/token).
-        fit_center, fit_scale: the logistic gate on `CalibratedSurprise` (bits/token).
+        order_center: the center of the logistic gate on `OrderCalibration` (bits/token).
+        order_scale: its scale (bits/token, > 0).
+        fit_center: the center of the logistic gate on `CalibratedSurprise` (bits/token).
+        fit_scale: its scale (bits/token, > 0).
         lam: the weight of surprise (bits/token) among texts that pass both gates.
         fitted_on: where the constants come from (goes into the signature).
     """

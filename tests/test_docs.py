@@ -346,8 +346,9 @@ def test_worked_example_tables_match_the_json():
     numbers = json.loads((DOCS / "assets" / "hanna_subset.json").read_text(encoding="utf-8"))
     page = (DOCS / "worked-example.md").read_text(encoding="utf-8")
     criteria = ["Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity"]
-    labels = {"calibrated_surprise": "calibrated surprise", "surprise": "surprise", "residual": "residual",
-              "context_calibration": "context calibration", "length": "length (tokens)"}
+    labels = {"creative_quality": "CreativeQuality", "calibrated_surprise": "calibrated surprise",
+              "surprise": "surprise", "residual": "residual", "context_calibration": "context calibration",
+              "order_calibration": "order calibration", "length": "length (tokens)"}
 
     def row(name: str, values: dict) -> str:
         cells = [f"{v['estimate']:+.2f} [{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}]" for v in (values[c] for c in criteria)]
@@ -365,8 +366,9 @@ CARD_SECTIONS = ["Description", "How to use", "Inputs", "Output values", "Exampl
                  "Citation"]
 
 
-@pytest.mark.parametrize("scorer", ["CalibratedSurprise", "Surprise", "Residual", "ContextCalibration",
-                                    "Interaction", "QuietGate", "SoftGate", "External", "WeightedSum", "Length",
+@pytest.mark.parametrize("scorer", ["CreativeQuality", "CalibratedSurprise", "Surprise", "Residual",
+                                    "ContextCalibration", "OrderCalibration", "Interaction", "QuietGate", "SoftGate",
+                                    "External", "WeightedSum", "Length",
                                     "ConstraintFit"])
 def test_every_scorer_has_a_metric_card(scorer: str):
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", scorer).lower()
