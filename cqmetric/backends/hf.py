@@ -26,9 +26,9 @@ import numpy as np
 from cqmetric._validation import check_option, check_positive_int, require
 from cqmetric.backends.base import plan_request
 from cqmetric.backends.loading import check_device, load_local, resolve_model_folder
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, TokenizerFrontEnd
+from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
 from cqmetric.errors import InputValidationError
-from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
+from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
@@ -78,7 +78,7 @@ class Row(NamedTuple):
     offset: int
 
 
-class HFBackend:
+class HFBackend(FrontEndMixin):
     """Per-token log-probabilities from a transformers causal LM.
 
     Args:
@@ -233,17 +233,6 @@ class HFBackend:
     @property
     def device(self) -> Any:
         return next(self.model.parameters()).device
-
-    # -- tokenization -----------------------------------------------------------------------------------
-    def tokenize(self, text: str) -> TokenizedText:
-        return self.front.tokenize(text)
-
-    def context_ids(self, context: str) -> list[int]:
-        """The context's ids under the start-token policy (cached)."""
-        return self.front.context_ids(context)
-
-    def context_length(self, context: str) -> int:
-        return self.front.context_length(context)
 
     # -- scoring ----------------------------------------------------------------------------------------
     def _check_head_path(self) -> bool:

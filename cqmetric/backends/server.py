@@ -36,10 +36,10 @@ import numpy as np
 
 from cqmetric._validation import check_option, check_positive_int, require
 from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, TokenizerFrontEnd
+from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
 from cqmetric.backends.vllm import DTYPES, load_tokenizer
 from cqmetric.errors import BackendError, InputValidationError
-from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
+from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
@@ -49,7 +49,7 @@ MODES = ("auto", "prompt_logprobs", "echo")
 PROBE_TEXT = "The cat sat on the mat, and the quick brown fox jumped over the lazy dog."
 
 
-class ServerBackend:
+class ServerBackend(FrontEndMixin):
     """Per-token log-probabilities from a running vLLM (or compatible) server.
 
     Args:
@@ -283,15 +283,6 @@ class ServerBackend:
     @property
     def info(self) -> BackendInfo:
         return self._info
-
-    def tokenize(self, text: str) -> TokenizedText:
-        return self.front.tokenize(text)
-
-    def context_ids(self, context: str) -> list[int]:
-        return self.front.context_ids(context)
-
-    def context_length(self, context: str) -> int:
-        return self.front.context_length(context)
 
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
         if entropy:

@@ -87,3 +87,22 @@ class TokenizerFrontEnd:
     def context_length(self, context: str) -> int:
         """Number of ids `context_ids(context)` has."""
         return len(self.context_ids(context))
+
+
+class FrontEndMixin:
+    """The tokenization half of the backend protocol, for a backend that keeps its `TokenizerFrontEnd` as `front`.
+
+    Every backend tokenizes through the same front end, so texts and contexts get the same ids on every engine.
+    """
+
+    front: TokenizerFrontEnd
+
+    def tokenize(self, text: str) -> TokenizedText:
+        return self.front.tokenize(text)
+
+    def context_ids(self, context: str) -> list[int]:
+        """The context's ids under the start-token policy (cached)."""
+        return self.front.context_ids(context)
+
+    def context_length(self, context: str) -> int:
+        return self.front.context_length(context)

@@ -30,9 +30,9 @@ import numpy as np
 from cqmetric._validation import check_option, check_positive_int
 from cqmetric.backends.loading import check_model_folder, custom_code_files, resolve_model_folder
 from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, TokenizerFrontEnd
+from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
 from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError, ModelFolderError
-from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
+from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
@@ -105,7 +105,7 @@ def model_positions(folder: Path) -> int:
     return int(config.get("max_position_embeddings") or config.get("n_positions") or 0)
 
 
-class VLLMBackend:
+class VLLMBackend(FrontEndMixin):
     """Per-token log-probabilities from vLLM's offline engine (`vllm.LLM`), in this process.
 
     Args:
@@ -243,15 +243,6 @@ class VLLMBackend:
     @property
     def info(self) -> BackendInfo:
         return self._info
-
-    def tokenize(self, text: str) -> TokenizedText:
-        return self.front.tokenize(text)
-
-    def context_ids(self, context: str) -> list[int]:
-        return self.front.context_ids(context)
-
-    def context_length(self, context: str) -> int:
-        return self.front.context_length(context)
 
     def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
         if entropy:
