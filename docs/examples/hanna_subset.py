@@ -38,7 +38,17 @@ from pathlib import Path
 import numpy as np
 
 import cqmetric
-from cqmetric import CalibratedSurprise, ContextCalibration, Length, Residual, Surprise, profiles, score
+from cqmetric import (
+    CalibratedSurprise,
+    ContextCalibration,
+    CreativeQuality,
+    Length,
+    OrderCalibration,
+    Residual,
+    Surprise,
+    profiles,
+    score,
+)
 from cqmetric.examples import load_examples
 from cqmetric.hanna import load_hanna
 from cqmetric.reliability.correlation import correlation
@@ -46,12 +56,15 @@ from cqmetric.viz import plot_agreement, plot_profile, save_token_html
 
 ROOT = Path(__file__).resolve().parents[2]
 CRITERIA = ("Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity")
-SCORES = ("calibrated_surprise", "surprise", "residual", "context_calibration", "length")
+SCORES = ("creative_quality", "calibrated_surprise", "surprise", "residual", "context_calibration",
+          "order_calibration", "length")
 LABELS = {
+    "creative_quality": "CreativeQuality (recommended)",
     "calibrated_surprise": "calibrated surprise I(X;Y)",
     "surprise": "surprise H(X)",
     "residual": "residual H(X|Y)",
     "context_calibration": "context calibration",
+    "order_calibration": "order calibration",
     "length": "length (tokens)",
 }
 N_SYSTEMS = 11
@@ -85,19 +98,19 @@ def kendall_figure(table: dict, path: Path) -> None:
     fig = Figure(figsize=(9.5, 4.0), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(CRITERIA))
-    width = 0.16
-    colours = ["#2166ac", "#67a9cf", "#d1e5f0", "#1b7837", "#b2182b"]
+    width = 0.8 / len(SCORES)
+    colours = ["#762a83", "#2166ac", "#67a9cf", "#d1e5f0", "#1b7837", "#a6dba0", "#b2182b"]
     for k, name in enumerate(SCORES):
         est = np.array([table[name][c]["estimate"] for c in CRITERIA])
         lo = np.array([table[name][c]["ci"][0] for c in CRITERIA])
         hi = np.array([table[name][c]["ci"][1] for c in CRITERIA])
-        ax.bar(x + (k - 2) * width, est, width, color=colours[k], edgecolor="#333", linewidth=0.4,
+        ax.bar(x + (k - (len(SCORES) - 1) / 2) * width, est, width, color=colours[k], edgecolor="#333", linewidth=0.4,
                yerr=[est - lo, hi - est], capsize=2, error_kw={"linewidth": 0.7}, label=LABELS[name])
     ax.axhline(0, color="#333", linewidth=0.8)
     ax.set_xticks(x, CRITERIA)
     ax.set_ylabel("story-level Kendall τ")
     ax.set_title("HANNA subset: story-level Kendall τ with each criterion (95% CI over prompts)", fontsize=10)
-    ax.legend(fontsize=8, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    ax.legend(fontsize=8, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     fig.savefig(path, dpi=110)
 
 
@@ -112,7 +125,8 @@ def run_model(stories: list[dict], batch_size: int) -> tuple[dict, list[dict]]:
     print(f"scoring {len(stories)} stories with the embedded model...", file=sys.stderr)
     start = time.perf_counter()
     result = score(texts, prompts, model=None, details=True, batch_size=batch_size, seed=SEED,
-                   scorers=[CalibratedSurprise(), Surprise(), Residual(), ContextCalibration(), Length()])
+                   scorers=[CreativeQuality(), CalibratedSurprise(), Surprise(), Residual(), ContextCalibration(),
+                            OrderCalibration(), Length()])
     elapsed = time.perf_counter() - start
     print(f"scored in {elapsed:.0f} s", file=sys.stderr)
     model = {
@@ -182,7 +196,7 @@ def statistics(stories: list[dict], scores: dict[str, list[float]]) -> tuple[dic
             table[name][crit] = {"estimate": res.estimate, "ci": list(res.ci), "pvalue": res.pvalue,
                                  "signature": res.signature}
     partial: dict[str, dict[str, dict]] = {}
-    for name in ("calibrated_surprise", "surprise", "context_calibration"):
+    for name in ("creative_quality", "calibrated_surprise", "surprise", "context_calibration"):
         partial[name] = {}
         for crit in CRITERIA:
             res = correlation(scores[name], [s[crit] for s in stories], method="kendall", level="group",
