@@ -425,8 +425,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         kind = _positive_int if meta["kind"] is int and f.name != "batch_tokens" else (
             _non_negative_int if meta["kind"] is int else str)
-        default = 8 if f.name == "batch_size" else None
-        shown = f" (default {default})" if default else ""
+        default = None
+        shown = " (default: 1 on a CPU, 8 on a GPU)" if f.name == "batch_size" else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=default,
                             choices=meta["choices"], metavar=None if meta["choices"] else "X",
                             help=meta["help"] + shown)
@@ -516,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp.set_defaults(func=_compare)
 
     demo = sub.add_parser("demo", help="score the bundled example stories with the embedded model")
-    demo.add_argument("--batch-size", type=_positive_int, default=8)
+    demo.add_argument("--batch-size", type=_positive_int, default=None,
+                      help="sequences per forward pass (default: 1 on a CPU, 8 on a GPU)")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -95,7 +95,8 @@ class HFBackend(FrontEndMixin):
         max_length: the window in tokens (context + text); default: the model's maximum positions.
         stride: new text tokens scored per window after the first; default: half of what a window holds after
             the text's longest context ("auto").
-        batch_size: at most this many sequences per forward pass.
+        batch_size: at most this many sequences per forward pass; default: 1 on a CPU (padding there costs more
+            than batching gains: see benchmarks/results/scale.md), 8 on an accelerator.
         batch_tokens: at most this many tokens per forward pass, padding included (0: no limit); sequences are
             sorted by length first, so little padding is left. Speed only: results do not depend on batching.
         share_prefix: run a context shared by several texts once and reuse its key/value cache: "auto" (when
@@ -122,7 +123,7 @@ class HFBackend(FrontEndMixin):
         start_token_id: int | None = None,
         max_length: int | None = None,
         stride: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         batch_tokens: int = 0,
         share_prefix: bool | str = "auto",
         allow_pickle: bool = False,
@@ -137,7 +138,8 @@ class HFBackend(FrontEndMixin):
         check_option(where, "start_token", start_token, START_TOKEN_POLICIES)
         if share_prefix not in (True, False, "auto"):
             raise InputValidationError(f"{where}: expected `share_prefix` True, False or 'auto', got {share_prefix!r}.")
-        self.batch_size = check_positive_int(where, "batch_size", batch_size)
+        if batch_size is not None:
+            check_positive_int(where, "batch_size", batch_size)
         self.batch_tokens = check_positive_int(where, "batch_tokens", batch_tokens, minimum=0)
         self.progress = bool(progress)
 
@@ -166,6 +168,8 @@ class HFBackend(FrontEndMixin):
             name = name or getattr(model.config, "_name_or_path", None) or type(model).__name__
             weights = weights or _parameters_fingerprint(model)
         model.eval()
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        self.batch_size = batch_size if batch_size is not None else (1 if on_cpu else 8)
 
         self._torch = torch
         self.model = model
