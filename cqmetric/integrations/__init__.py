@@ -130,7 +130,7 @@ def compute_signature() -> inspect.Signature:
 
     Examples:
         >>> list(compute_signature().parameters)[:5]
-        ['self', 'predictions', 'references', 'model', 'estimator']
+        ['self', 'predictions', 'references', 'model', 'recommended']
     """
     from cqmetric.options import option_fields
 
