@@ -198,7 +198,10 @@ def as_constraint_set(value: Any, *, where: str, index: int) -> ConstraintSet:
                 f"{where}: expected `constraints[{index}]` to be a non-empty prompt, got {value!r}; "
                 "pass constraints=None to score surprise only."
             )
-        return ConstraintSet.from_prompt(value)
+        try:
+            return ConstraintSet.from_prompt(value)
+        except InputValidationError as exc:
+            raise InputValidationError(f"{where}: constraints[{index}]: {exc}") from None
     if isinstance(value, (Mapping, list, tuple)):
         try:
             ys = ConstraintSet.from_dict(value)
