@@ -153,12 +153,16 @@ def test_weighted_sum_and_quiet_gate_follow_their_formulas(tiny_backend):
     norms = fit_norms(ref, ["calibrated_surprise", "surprise"])
     w = WeightedSum({"calibrated_surprise": (CalibratedSurprise(), 0.7), "surprise": (Surprise(), -0.3)}, norms,
                     source="test-corpus")
-    gate = QuietGate(ConstraintFit(threshold=-100.0), Surprise(), lam=0.5)
+    # A threshold between the texts' calibrated surprises: the gate opens for some texts and closes for others.
+    threshold = float(np.median(ref["calibrated_surprise"]))
+    gate = QuietGate(ConstraintFit(threshold=threshold), Surprise(), lam=0.5)
     res = score(STORIES, PROMPTS, model=tiny_backend, scorers=[w, gate], n_bootstrap=0)
     (m1, s1), (m2, s2) = norms["calibrated_surprise"], norms["surprise"]
     expected = 0.7 * (ref["calibrated_surprise"] - m1) / s1 - 0.3 * (ref["surprise"] - m2) / s2
     np.testing.assert_allclose(res["weighted"], expected, atol=1e-12)
-    np.testing.assert_allclose(res["quiet"], 1.0 * (1 + 0.5 * ref["surprise"]), atol=1e-12)
+    is_open = ref["calibrated_surprise"] > threshold
+    assert 0 < is_open.sum() < len(STORIES)
+    np.testing.assert_allclose(res["quiet"], np.where(is_open, 1 + 0.5 * ref["surprise"], 0.0), atol=1e-12)
     alone = score(STORIES[1:2], PROMPTS[1:2], model=tiny_backend, scorers=[w], n_bootstrap=0)
     assert alone["weighted"][0] == pytest.approx(res["weighted"][1], abs=1e-5)  # fixed norms: batch-free
     with pytest.raises(InputValidationError, match="expected reference norms for every member"):
