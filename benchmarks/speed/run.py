@@ -229,7 +229,12 @@ def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str
         print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
         return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
                 "error": " / ".join(tail)}
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The result is the last line that is a JSON object: an engine may log after it (vLLM does at shutdown).
+    lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
+                "error": "no result line in the output: " + " / ".join(proc.stdout.strip().splitlines()[-3:])}
+    res = json.loads(lines[-1])
     name = label or name
     res["contender"] = name
     print(f"  {name:17s} n={n_texts:4d} len={length or 'hanna'} brief={brief or '-'} {dtype}: {res['tokens_per_s']:8.1f} tok/s, "
