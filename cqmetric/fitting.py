@@ -155,13 +155,16 @@ def within_group_kendall(scores: Any, ratings: Any, groups: Any) -> np.ndarray:
     return np.where(counted > 0, np.nansum(tau, axis=1) / np.maximum(counted, 1), np.nan)
 
 
+QUALITY_PARTS = ("order_calibration", "calibrated_surprise", "surprise")
+
+
 def _logistic(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def creative_quality_values(parts: Mapping[str, Any], constants: Mapping[str, float]) -> np.ndarray:
     """CreativeQuality's formula on precomputed parts (order_calibration, calibrated_surprise, surprise)."""
-    oc, cs, s = (np.asarray(parts[k], dtype=np.float64) for k in ("order_calibration", "calibrated_surprise", "surprise"))
+    oc, cs, s = (np.asarray(parts[k], dtype=np.float64) for k in QUALITY_PARTS)
     gate = _logistic((oc - constants["order_center"]) / constants["order_scale"])
     gate = gate * _logistic((cs - constants["fit_center"]) / constants["fit_scale"])
     return gate * (1.0 + constants["lam"] * s)
@@ -249,8 +252,12 @@ def fit_creative_quality(
     candidates = mesh.reshape(len(keys), -1).T
     as_constants = lambda row: dict(zip(keys, map(float, row)))  # noqa: E731
     columns = {k: candidates[:, i][:, None] for i, k in enumerate(keys)}
-    values = creative_quality_values({k: np.asarray(parts[k], dtype=np.float64)[None, :] for k in
-                                      ("order_calibration", "calibrated_surprise", "surprise")}, columns)
+    def candidate_values(side: Mapping[str, Any]) -> np.ndarray:
+        """One row of CreativeQuality values per candidate (parts as rows, constants as columns)."""
+        rows = {k: np.asarray(side[k], dtype=np.float64)[None, :] for k in QUALITY_PARTS}
+        return creative_quality_values(rows, columns)
+
+    values = candidate_values(parts)
     taus = {c: within_group_kendall(values, r, groups) for c, r in ratings.items()}
     objective = np.mean(np.stack(list(taus.values())), axis=0)
     wins: dict[str, np.ndarray] = {}
@@ -261,11 +268,7 @@ def fit_creative_quality(
                 f"{where}: expected the degraded pairs {kind!r} to hold at least one pair, with one value per pair "
                 f"in every part of both sides, got lengths {sorted(sizes)}."
             )
-        a = creative_quality_values({k: np.asarray(original[k], dtype=np.float64)[None, :] for k in
-                                     ("order_calibration", "calibrated_surprise", "surprise")}, columns)
-        b = creative_quality_values({k: np.asarray(degraded[k], dtype=np.float64)[None, :] for k in
-                                     ("order_calibration", "calibrated_surprise", "surprise")}, columns)
-        wins[kind] = (a > b).mean(axis=1)
+        wins[kind] = (candidate_values(original) > candidate_values(degraded)).mean(axis=1)
     worst = np.min(np.stack(list(wins.values())), axis=0) if wins else np.ones(len(candidates))
     eligible = worst >= min_pair_win
     score = np.where(np.isfinite(objective), objective, -np.inf)
