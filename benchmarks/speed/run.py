@@ -204,7 +204,8 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
 
 
 def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str = "float32",
-                  brief: int | None = None, batch_size: int = BATCH, batch_tokens: int = 0, label: str = "") -> dict:
+                  brief: int | None = None, batch_size: int = BATCH, batch_tokens: int = 0, label: str = "",
+                  timeout: float | None = None) -> dict:
     cmd = [sys.executable, __file__, "--contender", name, "--n-texts", str(n_texts), "--dtype", dtype,
            "--batch-size", str(batch_size), "--batch-tokens", str(batch_tokens)]
     if length:
@@ -223,7 +224,12 @@ def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str
         libiomp = next((VLLM_PYTHON.parents[1] / "lib").rglob("libiomp5.so"), None)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_LOGGING_LEVEL": "WARNING",
                **({"LD_PRELOAD": str(libiomp)} if libiomp else {})}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  {name}: no result within {timeout} s: killed", file=sys.stderr)
+        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
+                "error": f"no result within {timeout} s (killed)"}
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
@@ -254,6 +260,8 @@ def main() -> int:
     parser.add_argument("--batch-tokens", type=int, default=0)
     parser.add_argument("--scale", action="store_true", help="score() settings against the bs-1 loop; vLLM")
     parser.add_argument("--repeats", type=int, default=2, help="with --scale: alternating runs per setting")
+    parser.add_argument("--vllm-timeout", type=float, default=1800,
+                        help="with --scale: seconds before a vLLM run that has not finished is killed and recorded")
     parser.add_argument("--vllm-work")
     parser.add_argument("--model-dir")
     args = parser.parse_args()
@@ -348,7 +356,7 @@ def scale(args: argparse.Namespace) -> int:
         for label, (bs, bt) in SCALE_SETTINGS.items():
             runs.setdefault(label, []).append(in_subprocess("cqmetric", n, batch_size=bs, batch_tokens=bt, label=label))
     if VLLM_PYTHON.exists():
-        runs["vllm"] = [in_subprocess("vllm", n)]
+        runs["vllm"] = [in_subprocess("vllm", n, timeout=args.vllm_timeout)]
     else:
         runs["vllm"] = [{"contender": "vllm", "error": f"{VLLM_PYTHON} not found: run `make test-vllm` first"}]
     (RESULTS / "vllm_work.tmp").unlink(missing_ok=True)
