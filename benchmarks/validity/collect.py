@@ -9,6 +9,7 @@ scorer's reported numbers do not come from this cache: they come from `score()` 
 
 Run:  .venv/bin/python benchmarks/validity/collect.py --model embedded --split dev
       .venv/bin/python benchmarks/validity/collect.py --model PATH/TO/gemma.gguf --name gemma3-270m --split dev
+      .venv/bin/python benchmarks/validity/collect.py --split dev --n-prompts 12 --variants audience
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from levers import CONDITIONS  # noqa: E402
+from order_pass import prompt_subset  # noqa: E402
 
 from cqmetric import DEFAULT_TEMPLATE  # noqa: E402
 from cqmetric.backends.cache import CachingBackend  # noqa: E402
@@ -186,13 +188,15 @@ def main() -> int:
     parser.add_argument("--name", default=None, help="the cache folder's name (default: the backend's model name)")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--n-prompts", type=int, default=None,
+                        help="a seeded subset of the side's prompts (order_pass.prompt_subset)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--hanna", default=None)
     args = parser.parse_args()
 
     h = load_hanna(args.hanna)
     split = json.loads(SPLIT.read_text())
-    prompts_wanted = set(range(96)) if args.split == "all" else set(split[args.split])
+    prompts_wanted = set(range(96)) if args.split == "all" else set(prompt_subset(split[args.split], args.n_prompts))
     stories = h.stories.set_index("story_id")
     prompt_of = stories.groupby("prompt_index")["prompt"].first()
     perm = derangement(len(prompt_of), seed=SEED)  # the same prompt swap as the earlier benchmark

@@ -129,6 +129,9 @@ def main() -> int:
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--skip", nargs="*", default=[], help="levers to leave out")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="keep only these levers (text length always stays: it is the partial τ's covariate)")
+    parser.add_argument("--tag", default=None, help="a suffix for the output file's name")
     parser.add_argument("--covered-only", action="store_true",
                         help="only the prompts every lever has all stories of (while the evidence is being collected)")
     args = parser.parse_args()
@@ -140,7 +143,10 @@ def main() -> int:
     ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
     stories = h.stories.set_index("story_id")
     n_words = {i: len(stories.loc[i, "story"].split()) for i in ids}
-    values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k not in args.skip}
+    skip = set(args.skip)
+    if args.only is not None:
+        skip |= {k for k in levers(v1, cache, ids[:1], n_words) if k not in {*args.only, "length_tokens"}}
+    values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k not in skip}
     if args.covered_only:
         started = {k: v for k, v in values.items() if np.isfinite(v).any()}
         covered = [p for p in prompts if all(np.isfinite(v[[k for k, i in enumerate(ids)
@@ -148,7 +154,7 @@ def main() -> int:
                                              for v in started.values())]
         prompts = covered
         ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
-        values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k in started and k not in args.skip}
+        values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k in started and k not in skip}
     else:
         values = {k: v for k, v in values.items() if np.isfinite(v).all()}  # levers still being collected: left out
     index = {int(s): k for k, s in enumerate(h.story_id)}
@@ -188,7 +194,8 @@ def main() -> int:
         "human_ceiling": ceiling(h, ids, n_boot=args.n_boot),
         "prompt_swap": prompt_swap, "degraded": degraded,
     }
-    out = RESULTS / f"levers_{args.name}_{args.split}{'_partial' if args.covered_only else ''}.json"
+    out = RESULTS / (f"levers_{args.name}_{args.split}{'_partial' if args.covered_only else ''}"
+                     f"{'_' + args.tag if args.tag else ''}.json")
     out.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"{args.name}, {args.split}: {len(prompts)} prompts, {len(ids)} stories; written {out}")
     print("| lever | n | " + " | ".join(CRITERIA_ABBREV) + " | partial CI>0 | sent-shuffle | word-shuffle |")

@@ -11,11 +11,16 @@ changed since). Before it trusts the shortcut it checks it: the first chunk is a
 Surprise, and the run stops unless both agree with the shortcut and with hanna_scores.jsonl to 1e-4 bits/token
 (the agreement is written into every row).
 
+A second model (`--model gemma`, Gemma 3 270M) has no earlier run to take a shortcut from: every text, original or
+shuffled, is scored whole by `score()`. Its passes cost about twice the embedded model's, so `--n-prompts N` scores
+a subset of the split's prompts, drawn by the rule in `prompt_subset` (fixed before any of its rows existed).
+
 Rows: benchmarks/results/order_<model>_<split>.jsonl (resumable). Each has story_id, variant, surprise (from
 hanna_scores.jsonl for originals), calibrated_surprise and order_calibration, in bits/token, and how they were
 computed.
 
 Run:  .venv/bin/python benchmarks/validity/order_pass.py --split dev
+      .venv/bin/python benchmarks/validity/order_pass.py --split test --model gemma --n-prompts 12
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ import numpy as np
 import cqmetric
 from cqmetric import DEFAULT_TEMPLATE, ConstraintSet, OrderCalibration, Surprise, score
 from cqmetric.api import get_backend
+from cqmetric.backends.cache import CachingBackend
 from cqmetric.errors import DegenerateInputWarning
 from cqmetric.evidence import split_units
 from cqmetric.hanna import load_hanna
 from cqmetric.information import surprisal_bits
-from cqmetric.perturb import perturb_texts
+from cqmetric.perturb import derangement, perturb_texts
 from cqmetric.types import Request
 from cqmetric.units import reordered_tokens
 
@@ -46,6 +52,17 @@ SPLIT = Path(__file__).resolve().parent / "split.json"
 SEED = 12345  # the shuffles' seed, as in score_hanna.py
 CHUNK = 11
 TOLERANCE = 1e-4
+MODELS = {"embedded": "smollm2", "gemma": "gemma3-270m"}  # --model -> the rows' file name
+SUBSET_SEED = 20261201
+
+
+def prompt_subset(prompts: list[int], n: int | None) -> list[int]:
+    """`n` of a split side's prompts, drawn without replacement by default_rng(SUBSET_SEED) from the side's sorted
+    list (all of them when n is None); the same n gives the same prompts on every machine."""
+    prompts = sorted(int(p) for p in prompts)
+    if n is None or n >= len(prompts):
+        return prompts
+    return sorted(int(p) for p in np.random.default_rng(SUBSET_SEED).choice(prompts, size=n, replace=False))
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -78,12 +95,14 @@ def reordered_bits(backend, texts: list[str]) -> list[np.ndarray | None]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test"), required=True)
+    parser.add_argument("--model", choices=tuple(MODELS), default="embedded")
+    parser.add_argument("--n-prompts", type=int, default=None, help="score a seeded subset of the side's prompts")
     parser.add_argument("--hanna", default=None)
     args = parser.parse_args()
 
     split = json.loads(SPLIT.read_text(encoding="utf-8"))
     hanna = load_hanna(args.hanna)
-    keep = np.isin(hanna.prompt_index, split[args.split])
+    keep = np.isin(hanna.prompt_index, prompt_subset(split[args.split], args.n_prompts))
     stories = hanna.stories.set_index("story_id")
     # The shuffles are drawn over all 96 human stories in order, exactly as score_hanna.py drew them.
     every_human = [int(i) for i in hanna.story_id[hanna.system == "Human"]]
@@ -93,8 +112,10 @@ def main() -> int:
         perturbed = {kind: dict(zip(every_human, perturb_texts([stories.loc[i, "story"] for i in every_human],
                                                                 kind=kind, seed=SEED).texts))
                      for kind in ("sentence_shuffle", "word_shuffle")}
+    prompt_of = stories.groupby("prompt_index")["prompt"].first()
+    swap = derangement(len(prompt_of), seed=SEED)  # score_hanna.py's prompt swap
     v01 = {(r["story_id"], r["variant"]): r for r in read_jsonl(RESULTS / "hanna_scores.jsonl")}
-    out = RESULTS / f"order_smollm2_{args.split}.jsonl"
+    out = RESULTS / f"order_{MODELS[args.model]}_{args.split}.jsonl"
     done = {(r["story_id"], r["variant"]) for r in read_jsonl(out)}
 
     jobs = [(int(i), "original", stories.loc[int(i), "story"]) for i in hanna.story_id[keep]]
@@ -102,7 +123,13 @@ def main() -> int:
     for kind in perturbed:  # chunks never mix originals and shuffles
         todo = [(i, kind, perturbed[kind][i]) for i in human if (i, kind) not in done]
         jobs += todo + [None] * (-len(todo) % CHUNK)
-    backend = get_backend(None)
+    if args.model == "gemma":
+        from cqmetric.backends.embedded import load_gemma
+
+        # Cached, so that the prompt swap's second call repeats only the pass under the other prompt.
+        backend = CachingBackend(load_gemma())
+    else:
+        backend = get_backend(None)
     print(f"cqmetric {cqmetric.__version__}; {len(done)} rows done, {len(jobs)} to go; writing {out}", file=sys.stderr)
     check = None
     start, n_tok = time.time(), 0
@@ -111,7 +138,8 @@ def main() -> int:
         if not chunk:
             continue
         ids, variant, texts = [j[0] for j in chunk], chunk[0][1], [j[2] for j in chunk]
-        if variant == "original":
+        swap_cs = None
+        if variant == "original" and args.model == "embedded":
             other = reordered_bits(backend, texts)
             surprise = np.array([v01[(i, variant)]["surprise"] for i in ids])
             cs = np.array([v01[(i, variant)]["cs_mean"] for i in ids])
@@ -129,17 +157,24 @@ def main() -> int:
             source = {"how": "reordered pass + hanna_scores.jsonl", "check": check}
         else:
             # A shuffle's text depends on the sentence splitter, which changed since hanna_scores.jsonl was
-            # written: score it whole with score() (own order, other order and with its prompt).
+            # written, and a second model has no earlier run: score the text whole with score() (own order, other
+            # order and with its prompt).
             prompts = [stories.loc[i, "prompt"] for i in ids]
             res = score(texts, prompts, model=backend, scorers=[OrderCalibration()], n_bootstrap=0)
             surprise, cs, oc = res["surprise"], res["calibrated_surprise"], res["order_calibration"]
             other = [None] * len(ids)
             source = {"how": "score()", "signature": res.signature.format()}
+            if variant == "original":  # the prompt swap, with score_hanna.py's derangement of the prompts
+                swapped = [prompt_of[int(swap[stories.loc[i, "prompt_index"]])] for i in ids]
+                res = score(texts, swapped, model=backend, n_bootstrap=0)
+                swap_cs = res["calibrated_surprise"]
         with out.open("a", encoding="utf-8") as fh:
-            for i, s, c, value, t in zip(ids, surprise, cs, oc, texts):
-                fh.write(json.dumps({"story_id": i, "variant": variant, "surprise": float(s),
-                                     "calibrated_surprise": float(c), "order_calibration": float(value),
-                                     "changed": t != stories.loc[i, "story"], **source}) + "\n")
+            for k_row, (i, s, c, value, t) in enumerate(zip(ids, surprise, cs, oc, texts)):
+                row = {"story_id": i, "variant": variant, "surprise": float(s), "calibrated_surprise": float(c),
+                       "order_calibration": float(value), "changed": t != stories.loc[i, "story"], **source}
+                if swap_cs is not None:
+                    row["calibrated_surprise_prompt_swap"] = float(swap_cs[k_row])
+                fh.write(json.dumps(row) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         n_tok += sum(len(backend.tokenize(t).token_ids) for t in texts)
