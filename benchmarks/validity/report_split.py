@@ -32,6 +32,7 @@ from cqmetric.recommended import FITTED, FITTED_ON  # noqa: E402
 from cqmetric.reliability import correlation, human_ceiling, pair_validation  # noqa: E402
 
 PARTS = ("order_calibration", "calibrated_surprise", "surprise")
+SECOND_MODEL = "gemma3-270m"
 KINDS = ("sentence_shuffle", "word_shuffle")
 # Levers computable on both sides from score_hanna.py's rows: name -> (column, direction).
 LEVERS = {
@@ -68,8 +69,12 @@ class Side:
         # BARTScore-PS is a log-likelihood with HANNA's sign; oriented as in explore.py (negated), one sign for
         # every criterion, so that it agrees positively with the raters as HANNA's |tau| tables show it.
         self.bartscore = -hanna.metric_scores("BARTScore-PS ¤Δ")[gen]
-        self.swap = (np.array([v01["original"][i]["cs_mean"] for i in self.ids]),
-                     np.array([v01["prompt_swap"][i]["cs_mean"] for i in self.ids]))
+        if all("calibrated_surprise_prompt_swap" in original[i] for i in self.ids):  # a model scored whole here
+            self.swap = (self.parts["calibrated_surprise"],
+                         np.array([original[i]["calibrated_surprise_prompt_swap"] for i in self.ids]))
+        else:  # the embedded model: score_hanna.py's run
+            self.swap = (np.array([v01["original"][i]["cs_mean"] for i in self.ids]),
+                         np.array([v01["prompt_swap"][i]["cs_mean"] for i in self.ids]))
         mine = {int(i) for i in hanna.story_id[use]}
         human = {r["story_id"] for r in order if r["variant"] in KINDS and r["story_id"] in mine}
         self.pairs = {}
@@ -169,6 +174,77 @@ def cross_validate(hanna, split: dict, v01, order, n_boot: int) -> dict:
     return {"folds": folds, "held_out": evaluate(every, held_out, opts)}
 
 
+def compare_models(hanna, v01, n_boot: int) -> dict:
+    """Both models on the same stories: the prompts the second model was scored on (order_pass.py --model gemma
+    --n-prompts N), per side of the split. The second model's parts come from score() itself; CreativeQuality uses
+    the shipped constants, fitted on the embedded model's dev prompts, as a user of `model=` would get them."""
+    opts = dict(method="kendall", n_boot=n_boot, pvalue="none", nan_policy="omit")
+    out = {}
+    for name in ("dev", "test"):
+        second = read_jsonl(RESULTS / f"order_{SECOND_MODEL}_{name}.jsonl")
+        stories = hanna.stories.set_index("story_id")
+        by_prompt: dict[int, int] = {}
+        for r in second:
+            if r["variant"] == "original":
+                p = int(stories.loc[r["story_id"], "prompt_index"])
+                by_prompt[p] = by_prompt.get(p, 0) + 1
+        prompts = sorted(p for p, n in by_prompt.items() if n == int((hanna.prompt_index == p).sum()))
+        if not prompts:
+            continue
+        first = read_jsonl(RESULTS / f"order_smollm2_{name}.jsonl")
+        side_out = {"prompts": prompts, "models": {}}
+        for model, rows in (("smollm2", first), (SECOND_MODEL, second)):
+            side = Side(hanna, prompts, v01, rows)
+            values = {"creative_quality": creative_quality_values(side.parts, FITTED), **side.parts}
+            side_out["models"][model] = {
+                "correlations": {k: evaluate(side, v, opts) for k, v in values.items()},
+                "prompt_swap_fit_part": pair_validation(*side.swap, n_boot=n_boot).to_dict(),
+                "degraded_pairs": pairs_of(side, FITTED, n_boot),
+                "median_parts": {k: float(np.median(v)) for k, v in side.parts.items()},
+            }
+        side_out["generated_stories"] = len(side.ids)
+        side_out["length_tokens"] = evaluate(side, side.length, opts, partial=False)
+        side_out["human_ceiling"] = {c: {"story": summarise(human_ceiling(
+            side.hanna.criterion_ratings(c)[side.gen], method="kendall", level="group", groups=side.groups,
+            center_raters=True, rater_ids=side.hanna.worker_ids[side.gen], n_boot=n_boot, nan_policy="omit"))}
+            for c in CRITERIA}
+        out[name] = side_out
+    return out
+
+
+def models_markdown(m: dict) -> list[str]:
+    if not m:
+        return []
+    lines = ["## Both models on the same prompts", "",
+             f"The embedded SmolLM2-135M and Gemma 3 270M ({SECOND_MODEL}) on a seeded subset of each side's prompts "
+             "(order_pass.py `prompt_subset`). CreativeQuality keeps the constants fitted on the embedded model's dev "
+             "prompts; its gates are in bits/token, so on another model they sit wherever that model's scale puts "
+             "them (the medians of the parts are shown).", ""]
+    for name in ("test", "dev"):
+        if name not in m:
+            continue
+        side = m[name]
+        lines += [f"### {name}: {len(side['prompts'])} prompts, {side['generated_stories']} generated stories", "",
+                  "| model | score | " + " | ".join(ABBREV) + " |", "|---" * (len(ABBREV) + 2) + "|"]
+        for model, d in side["models"].items():
+            for k, rows in d["correlations"].items():
+                lines.append(f"| {model} | {k} | " + " | ".join(_cell(rows[c]["story"]) for c in CRITERIA) + " |")
+        lines.append("| | length_tokens | " + " | ".join(_cell(side["length_tokens"][c]["story"]) for c in CRITERIA)
+                     + " |")
+        lines.append("| | human_ceiling | " + " | ".join(_cell(side["human_ceiling"][c]["story"]) for c in CRITERIA)
+                     + " |")
+        lines += ["", "| model | length-partialled τ of creative_quality | prompt swap | sentence / word shuffle pairs "
+                  "| median order_calibration / calibrated_surprise / surprise |", "|---|---|---|---|---|"]
+        for model, d in side["models"].items():
+            part = " ".join(f"{d['correlations']['creative_quality'][c]['story_partial_loglen']['tau']:+.3f}"
+                            for c in CRITERIA)
+            pairs = " / ".join(f"{d['degraded_pairs'][k]['win_rate']:.2f}" for k in KINDS)
+            med = " / ".join(f"{d['median_parts'][k]:.3f}" for k in PARTS)
+            lines.append(f"| {model} | {part} | {d['prompt_swap_fit_part']['win_rate']:.3f} | {pairs} | {med} |")
+        lines.append("")
+    return lines
+
+
 def _cell(d: dict | None) -> str:
     if not d:
         return "—"
@@ -222,13 +298,14 @@ def markdown(r: dict) -> str:
     for f in cv["folds"]:
         p = f["held_out_degraded_pairs"]
         lines.append(f"| {f['fold']} | `{f['constants']}` | {p['sentence_shuffle']:.2f} / {p['word_shuffle']:.2f} |")
-    lines += ["", "## Every lever tried", "",
+    lines += ["", *models_markdown(r.get("models", {})), "## Every lever tried", "",
               "Explored on dev only (benchmarks/validity/explore.py); the ones that lost there were not carried to "
               "test. Each lever in its own direction: residual and surprise − entropy are lower-is-better "
               "quantities (a negative τ is agreement), BARTScore-PS is negated. The cs/surprise shuffle pairs use "
               "0.1's shuffles (earlier sentence splitter), order calibration the current ones. The audience "
-              "statements and their craft contrast (benchmarks/validity/levers.py) were collected for 5 dev "
-              "prompts only and are not reported.", "",
+              "statements and their craft contrast (benchmarks/validity/levers.py) are costly (two more passes "
+              "with a long context), so they were collected for 16 dev prompts (12 drawn by `prompt_subset`, "
+              "and the first 5 dev prompts collected before it; one in both) and are reported on those.", "",
               *levers_explored()]
     return "\n".join(lines) + "\n"
 
@@ -236,7 +313,9 @@ def markdown(r: dict) -> str:
 def levers_explored() -> list[str]:
     """The dev-only exploration (explore.py): every lever tried, including those that failed, as it stands."""
     lines = []
-    for suffix, what in (("", "all 48 dev prompts"), ("_partial", "the dev prompts every lever covers")):
+    for suffix, what in (("", "all 48 dev prompts"), ("_partial", "the dev prompts every lever covers"),
+                         ("_partial_audience", "the audience statements and their craft contrast, on the dev "
+                                               "prompts they were collected for")):
         path = RESULTS / f"levers_smollm2_dev{suffix}.json"
         if not path.exists():
             continue
@@ -282,6 +361,10 @@ def main() -> int:
             "dev": report_side(Side(hanna, split["dev"], v01, order), args.n_boot),
             "test": report_side(Side(hanna, split["test"], v01, order), args.n_boot),
             "cross_validation": cross_validate(hanna, split, v01, order, args.n_boot),
+            "models": compare_models(hanna, v01, args.n_boot),
+            # explore.py's dev-only runs, as they stand: every lever tried, those not carried to test included
+            "levers_explored_dev": {path.stem: json.loads(path.read_text(encoding="utf-8"))
+                                    for path in sorted(RESULTS.glob("levers_smollm2_dev*.json"))},
         }
     path = RESULTS / "validity.json"
     full = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
