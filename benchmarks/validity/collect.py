@@ -185,7 +185,8 @@ def collect(backend, variant: str, ids: list[int], texts: list[str], prompts: li
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded", help="'embedded' or a model folder / .gguf file")
-    parser.add_argument("--name", default=None, help="the cache folder's name (default: the backend's model name)")
+    parser.add_argument("--name", default=None,
+                        help="the cache folder's name (default: smollm2 for the embedded model, else the model's name)")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--n-prompts", type=int, default=None,
@@ -214,7 +215,8 @@ def main() -> int:
     backend.reverse = HFBackend(inner.model, inner.tokenizer, start_token="prepend", start_token_id=inner.front.start_id,
                                 share_prefix=True, batch_size=args.batch_size, name=inner.info.model,
                                 weights=inner.info.weights)
-    name = args.name or backend.info.model
+    # The embedded model's cache is "smollm2", the name explore.py reads by default.
+    name = args.name or ("smollm2" if args.model == "embedded" else backend.info.model)
     (CACHE / name).mkdir(parents=True, exist_ok=True)
     (CACHE / name / "info.json").write_text(json.dumps({**backend.info.__dict__, "template": DEFAULT_TEMPLATE.fingerprint}))
 
