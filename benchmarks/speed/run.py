@@ -122,7 +122,8 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
     n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
     pairs = [(empty, t) for t in texts] + [(c, t) for c, t in zip(constrained, texts)]
     out: dict = {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
-                 "tokens": n_tokens, "batch_size": batch_size, "batch_tokens": batch_tokens}
+                 "tokens": n_tokens, "batch_size": 1 if name == "hf_loop_bs1" else batch_size,
+                 "batch_tokens": batch_tokens}
 
     if name in ("cqmetric", "cqmetric_no_share"):
         from cqmetric import score
@@ -224,22 +225,20 @@ def in_subprocess(name: str, n_texts: int, length: int | None = None, dtype: str
         libiomp = next((VLLM_PYTHON.parents[1] / "lib").rglob("libiomp5.so"), None)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_LOGGING_LEVEL": "WARNING",
                **({"LD_PRELOAD": str(libiomp)} if libiomp else {})}
+    def failed(why: str) -> dict:
+        print(f"  {name}: FAILED: {why}", file=sys.stderr)
+        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief, "error": why}
+
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
-        print(f"  {name}: no result within {timeout} s: killed", file=sys.stderr)
-        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
-                "error": f"no result within {timeout} s (killed)"}
+        return failed(f"no result within {timeout} s (killed)")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        print(f"  {name}: FAILED: {' / '.join(tail)}", file=sys.stderr)
-        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
-                "error": " / ".join(tail)}
+        return failed(" / ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
     # The result is the last line that is a JSON object: an engine may log after it (vLLM does at shutdown).
     lines = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
     if not lines:
-        return {"contender": name, "n_texts": n_texts, "length": length, "dtype": dtype, "brief": brief,
-                "error": "no result line in the output: " + " / ".join(proc.stdout.strip().splitlines()[-3:])}
+        return failed("no result line in the output: " + " / ".join(proc.stdout.strip().splitlines()[-3:]))
     res = json.loads(lines[-1])
     name = label or name
     res["contender"] = name
@@ -404,7 +403,8 @@ def scale_summary(r: dict) -> str:
             lines.append(f"| {k} | | | failed: {v.get('error')} | | | |")
             continue
         ratio = r["ratios_tokens_per_s"].get(f"{k}/hf_loop_bs1")
-        batch_size = 1 if k == "hf_loop_bs1" else v.get("batch_size", "")  # the loop takes one text at a time
+        # The loop takes one text at a time (scale.json files written before it recorded so show the default).
+        batch_size = 1 if k == "hf_loop_bs1" else v.get("batch_size", "")
         lines.append(f"| {k} | {batch_size} | {v.get('batch_tokens', '')} | {v['tokens_per_s']:.0f} "
                      f"{v.get('tokens_per_s_all', '')} | {v['seconds']:.1f} | {v['peak_rss_mb']:.0f} | "
                      f"{'' if ratio is None else f'{ratio:.2f}x'} |")

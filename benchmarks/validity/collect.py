@@ -26,14 +26,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from levers import CONDITIONS  # noqa: E402
-from order_pass import prompt_subset  # noqa: E402
+from order_pass import prompt_subset, swapped_prompt_of  # noqa: E402
 
 from cqmetric import DEFAULT_TEMPLATE  # noqa: E402
 from cqmetric.backends.cache import CachingBackend  # noqa: E402
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
 from cqmetric.evidence import CONSTRAINED, ENTROPY, Need, gather  # noqa: E402
 from cqmetric.hanna import load_hanna  # noqa: E402
-from cqmetric.perturb import derangement, perturb_texts  # noqa: E402
+from cqmetric.perturb import perturb_texts  # noqa: E402
 
 CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
 SPLIT = Path(__file__).resolve().parent / "split.json"
@@ -200,7 +200,7 @@ def main() -> int:
     prompts_wanted = set(range(96)) if args.split == "all" else set(prompt_subset(split[args.split], args.n_prompts))
     stories = h.stories.set_index("story_id")
     prompt_of = stories.groupby("prompt_index")["prompt"].first()
-    perm = derangement(len(prompt_of), seed=SEED)  # the same prompt swap as the earlier benchmark
+    swapped_prompt = swapped_prompt_of(stories)  # the same prompt swap as the earlier benchmark
     # A short brief saves nothing measurable when shared (see the speed benchmark): every text carries its own copy.
     from cqmetric.backends.hf import HFBackend
 
@@ -240,7 +240,7 @@ def main() -> int:
             part = todo[k : k + CHUNK]
             ids = [i for i, _ in part]
             prompts = [prompt_of[stories.loc[i, "prompt_index"]] for i in ids]
-            swaps = [prompt_of[perm[stories.loc[i, "prompt_index"]]] for i in ids]
+            swaps = [swapped_prompt[int(stories.loc[i, "prompt_index"])] for i in ids]
             records = collect(backend, variant, ids, [t for _, t in part], prompts, swaps)
             with gzip.open(cache_path(name, variant), "at", encoding="utf-8") as fh:
                 fh.write("".join(json.dumps(r) + "\n" for r in records))

@@ -143,10 +143,10 @@ def main() -> int:
     ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
     stories = h.stories.set_index("story_id")
     n_words = {i: len(stories.loc[i, "story"].split()) for i in ids}
-    skip = set(args.skip)
-    if args.only is not None:
-        skip |= {k for k in levers(v1, cache, ids[:1], n_words) if k not in {*args.only, "length_tokens"}}
-    values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k not in skip}
+    def wanted(lever: str) -> bool:
+        return lever not in args.skip and (args.only is None or lever in {*args.only, "length_tokens"})
+
+    values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if wanted(k)}
     if args.covered_only:
         started = {k: v for k, v in values.items() if np.isfinite(v).any()}
         covered = [p for p in prompts if all(np.isfinite(v[[k for k, i in enumerate(ids)
@@ -154,7 +154,7 @@ def main() -> int:
                                              for v in started.values())]
         prompts = covered
         ids = [int(s) for s in h.story_id if int(h.prompt_index[int(s)]) in set(prompts)]
-        values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k in started and k not in skip}
+        values = {k: v for k, v in levers(v1, cache, ids, n_words).items() if k in started and wanted(k)}
     else:
         values = {k: v for k, v in values.items() if np.isfinite(v).all()}  # levers still being collected: left out
     index = {int(s): k for k, s in enumerate(h.story_id)}

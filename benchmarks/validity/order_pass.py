@@ -65,6 +65,13 @@ def prompt_subset(prompts: list[int], n: int | None) -> list[int]:
     return sorted(int(p) for p in np.random.default_rng(SUBSET_SEED).choice(prompts, size=n, replace=False))
 
 
+def swapped_prompt_of(stories) -> dict[int, str]:
+    """prompt index -> the prompt score_hanna.py swapped in for it (a seeded derangement over the 96 prompts)."""
+    prompt_of = stories.groupby("prompt_index")["prompt"].first()
+    perm = derangement(len(prompt_of), seed=SEED)
+    return {int(p): prompt_of[int(perm[p])] for p in prompt_of.index}
+
+
 def read_jsonl(path: Path) -> list[dict]:
     rows = []
     if path.exists():
@@ -112,8 +119,7 @@ def main() -> int:
         perturbed = {kind: dict(zip(every_human, perturb_texts([stories.loc[i, "story"] for i in every_human],
                                                                 kind=kind, seed=SEED).texts))
                      for kind in ("sentence_shuffle", "word_shuffle")}
-    prompt_of = stories.groupby("prompt_index")["prompt"].first()
-    swap = derangement(len(prompt_of), seed=SEED)  # score_hanna.py's prompt swap
+    swapped_prompt = swapped_prompt_of(stories)
     v01 = {(r["story_id"], r["variant"]): r for r in read_jsonl(RESULTS / "hanna_scores.jsonl")}
     out = RESULTS / f"order_{MODELS[args.model]}_{args.split}.jsonl"
     done = {(r["story_id"], r["variant"]) for r in read_jsonl(out)}
@@ -162,18 +168,18 @@ def main() -> int:
             prompts = [stories.loc[i, "prompt"] for i in ids]
             res = score(texts, prompts, model=backend, scorers=[OrderCalibration()], n_bootstrap=0)
             surprise, cs, oc = res["surprise"], res["calibrated_surprise"], res["order_calibration"]
-            other = [None] * len(ids)
             source = {"how": "score()", "signature": res.signature.format()}
             if variant == "original":  # the prompt swap, with score_hanna.py's derangement of the prompts
-                swapped = [prompt_of[int(swap[stories.loc[i, "prompt_index"]])] for i in ids]
+                swapped = [swapped_prompt[int(stories.loc[i, "prompt_index"])] for i in ids]
                 res = score(texts, swapped, model=backend, n_bootstrap=0)
                 swap_cs = res["calibrated_surprise"]
         with out.open("a", encoding="utf-8") as fh:
-            for k_row, (i, s, c, value, t) in enumerate(zip(ids, surprise, cs, oc, texts)):
-                row = {"story_id": i, "variant": variant, "surprise": float(s), "calibrated_surprise": float(c),
-                       "order_calibration": float(value), "changed": t != stories.loc[i, "story"], **source}
+            for k, (i, t) in enumerate(zip(ids, texts)):
+                row = {"story_id": i, "variant": variant, "surprise": float(surprise[k]),
+                       "calibrated_surprise": float(cs[k]), "order_calibration": float(oc[k]),
+                       "changed": t != stories.loc[i, "story"], **source}
                 if swap_cs is not None:
-                    row["calibrated_surprise_prompt_swap"] = float(swap_cs[k_row])
+                    row["calibrated_surprise_prompt_swap"] = float(swap_cs[k])
                 fh.write(json.dumps(row) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -101,6 +101,15 @@ def evaluate(side: Side, values: np.ndarray, opts: dict, *, partial: bool = True
     return out
 
 
+def ceiling_of(side: Side, n_boot: int) -> dict:
+    """The experts' own story-level agreement on a side's stories (leave-one-rater-out, worker-centred)."""
+    return {c: {"story": summarise(human_ceiling(side.hanna.criterion_ratings(c)[side.gen], method="kendall",
+                                                 level="group", groups=side.groups, center_raters=True,
+                                                 rater_ids=side.hanna.worker_ids[side.gen], n_boot=n_boot,
+                                                 nan_policy="omit"))}
+            for c in CRITERIA}
+
+
 def pairs_of(side: Side, constants: dict, n_boot: int) -> dict:
     out = {}
     for kind, (a, b) in side.pairs.items():
@@ -118,14 +127,7 @@ def report_side(side: Side, n_boot: int) -> dict:
         rows[name] = evaluate(side, values, opts, partial=name in ("surprise", "calibrated_surprise"))
     rows["length_tokens"] = evaluate(side, side.length, opts, partial=False)
     rows["BARTScore-PS"] = evaluate(side, side.bartscore, opts)
-    ceiling = {}
-    for c in CRITERIA:
-        ratings = side.hanna.criterion_ratings(c)[side.gen]
-        ceiling[c] = {"story": summarise(human_ceiling(ratings, method="kendall", level="group", groups=side.groups,
-                                                       center_raters=True,
-                                                       rater_ids=side.hanna.worker_ids[side.gen],
-                                                       n_boot=n_boot, nan_policy="omit"))}
-    rows["human_ceiling"] = ceiling
+    rows["human_ceiling"] = ceiling_of(side, n_boot)
     own, other = side.swap
     swap = pair_validation(own, other, n_boot=n_boot).to_dict()
     pairs = pairs_of(side, FITTED, n_boot)
@@ -202,12 +204,10 @@ def compare_models(hanna, v01, n_boot: int) -> dict:
                 "degraded_pairs": pairs_of(side, FITTED, n_boot),
                 "median_parts": {k: float(np.median(v)) for k, v in side.parts.items()},
             }
+        # Length and the ceiling are the same for both models' sides (same stories): the last one serves.
         side_out["generated_stories"] = len(side.ids)
         side_out["length_tokens"] = evaluate(side, side.length, opts, partial=False)
-        side_out["human_ceiling"] = {c: {"story": summarise(human_ceiling(
-            side.hanna.criterion_ratings(c)[side.gen], method="kendall", level="group", groups=side.groups,
-            center_raters=True, rater_ids=side.hanna.worker_ids[side.gen], n_boot=n_boot, nan_policy="omit"))}
-            for c in CRITERIA}
+        side_out["human_ceiling"] = ceiling_of(side, n_boot)
         out[name] = side_out
     return out
 
