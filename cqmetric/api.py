@@ -13,11 +13,13 @@ import numpy as np
 
 from cqmetric._validation import check_positive_int, check_same_length, check_texts
 from cqmetric.backends.base import LogProbBackend
+from cqmetric.backends.resolve import get_backend
 from cqmetric.constraints import ConstraintSet, as_constraint_set
 from cqmetric.errors import InputValidationError
 from cqmetric.evidence import Evidence, Need, gather
 from cqmetric.information import chain_rule_profile
-from cqmetric.options import AGGREGATIONS, BACKEND_SETTINGS, ScoreOptions
+from cqmetric.options import AGGREGATIONS, ScoreOptions
+from cqmetric.settings import BATCH_FIELDS, MODEL_FIELDS
 from cqmetric.scorers import DEFAULT_NAMES, Scorer, dimension_analysis, resolve_scorers, spec, unit_of
 from cqmetric.signature import Signature
 from cqmetric.types import TokenizedText
@@ -25,73 +27,6 @@ from cqmetric.version import __version__
 
 __all__ = ["score", "build_signature", "dimensions", "profiles", "fit_norms", "get_backend", "ScoreResult",
            "CorpusScore", "AnalysisResult", "AGGREGATIONS"]
-
-_BACKENDS: dict[tuple[Any, ...], LogProbBackend] = {}
-_SPEED_SETTINGS = ("batch_size", "batch_tokens")  # change speed, never numbers
-
-
-def get_backend(model: Any = None, *, progress: bool = False, where: str = "score", **settings: Any) -> LogProbBackend:
-    """Resolve `model` to a backend, loading it once per process and reusing it afterwards.
-
-    Args:
-        model: None (the embedded SmolLM2-135M), a local model folder, a `.gguf` file, an id already in the local
-            Hugging Face cache, a `(model, tokenizer)` pair, or any object with the backend protocol (then the
-            settings that change numbers belong on that object, not here).
-        progress: show a progress bar over batches.
-        **settings: backend settings of `ScoreOptions` (dtype, device, start_token, max_length, stride,
-            batch_size, batch_tokens); None leaves the backend's default.
-    """
-    unknown = sorted(set(settings) - set(BACKEND_SETTINGS))
-    if unknown:
-        raise InputValidationError(f"{where}: got unknown setting(s) {unknown}; allowed: {', '.join(BACKEND_SETTINGS)}.")
-    options = {k: v for k, v in settings.items() if v is not None}
-    speed = {k: options.pop(k) for k in _SPEED_SETTINGS if k in options}
-    if isinstance(model, LogProbBackend):
-        if options:
-            raise InputValidationError(
-                f"{where}: got a backend object and model settings {sorted(options)}; set them on the backend instead."
-            )
-        backend = model
-    elif isinstance(model, tuple) and len(model) == 2:
-        from cqmetric.backends.hf import HFBackend
-
-        backend = HFBackend(model[0], model[1], **options)
-    elif model is None or isinstance(model, (str, os.PathLike)):
-        key = (None if model is None else str(model), tuple(sorted(options.items())))
-        backend = _BACKENDS.get(key)
-        if backend is None:
-            backend = _load(model, options)
-            _BACKENDS[key] = backend
-    else:
-        raise InputValidationError(
-            f"{where}: expected `model` to be None (the embedded model), a local model path, a (model, tokenizer) "
-            f"pair or a backend object, got {type(model).__name__} ({model!r:.60})."
-        )
-    for name, value in speed.items():
-        if hasattr(backend, name):
-            setattr(backend, name, check_positive_int(where, name, value, minimum=0 if name == "batch_tokens" else 1))
-    if hasattr(backend, "progress"):
-        backend.progress = progress
-    return backend
-
-
-def _load(model: str | os.PathLike[str] | None, options: dict[str, Any]) -> LogProbBackend:
-    """A new backend for a model name (None: the embedded model; "vllm:PATH": vLLM in process)."""
-    if model is None:
-        from cqmetric.backends.embedded import load_embedded
-
-        return load_embedded(**options)
-    if str(model).startswith("vllm:"):
-        path = str(model)[len("vllm:"):]
-        if not path:
-            raise InputValidationError("score: expected model='vllm:PATH' with a model folder after 'vllm:', got nothing.")
-        from cqmetric.backends.vllm import VLLMBackend  # raises MissingDependencyError naming the install if absent
-
-        return VLLMBackend(path, **options)
-    from cqmetric.backends.hf import HFBackend
-
-    return HFBackend(model, **options)
-
 
 @dataclass(frozen=True)
 class CorpusScore:
@@ -270,9 +205,10 @@ def score(
             replace a default score of the same name.
         defaults: also compute the three default scores (only `surprise` without constraints).
         options: a `ScoreOptions` holding the settings below (settings given by keyword override it).
-        **settings: any field of `ScoreOptions`: estimator, normalization, aggregation, template, batch_size,
-            batch_tokens, dtype, device, start_token, max_length, stride, details, n_bootstrap, seed,
-            confidence, progress. Everything is checked before the model loads.
+        **settings: any setting of `ScoreOptions`, by keyword: estimator, normalization, aggregation, template,
+            details, n_boot, seed, confidence; the model settings dtype, device, start_token, start_token_id,
+            max_length, stride; the batch policy batch_size, batch_tokens, share_prefix, progress (speed only).
+            Everything is checked before the model loads.
 
     Returns:
         ScoreResult with `to_records()`, `corpus`, `signature`, `units` and `per_token` (with `details=True`).
@@ -280,7 +216,7 @@ def score(
     Examples:
         >>> from cqmetric.backends.precomputed import PrecomputedBackend
         >>> backend = PrecomputedBackend.example()
-        >>> res = score(["A cat sat."], ["Write about a cat."], model=backend, n_bootstrap=0)
+        >>> res = score(["A cat sat."], ["Write about a cat."], model=backend, n_boot=0)
         >>> res.to_records()[0]
         {'calibrated_surprise': 1.0, 'surprise': 3.0, 'residual': 2.0, 'n_tokens': 3}
     """
@@ -292,7 +228,7 @@ def score(
 
     if opts.details and "tokens" in members:
         raise InputValidationError(f"{where}: a scorer named 'tokens' clashes with the per-token details; rename it.")
-    backend = get_backend(model, progress=opts.progress, **opts.backend_settings())
+    backend = get_backend(model, settings=opts.model)
     tokens = _tokenize(where, backend, texts)
     needs: set[Need] = set().union(*(s.needs for s in members.values()))
     if opts.details and sets is not None:
@@ -302,7 +238,7 @@ def score(
             f"{where}: estimator='expected' needs the model's full distribution at every position, which "
             f"{type(backend).__name__} does not return; use estimator='pointwise' or the transformers backend."
         )
-    evidence = gather(backend, tokens, sets, opts.template, needs)
+    evidence = gather(backend, tokens, sets, opts.template, needs, batch=opts.batch)
 
     values = {name: np.array([s.compute(ev) for ev in evidence], dtype=np.float64) for name, s in members.items()}
     corpus = {}
@@ -312,7 +248,7 @@ def score(
             num, den = map(np.array, zip(*(s.pooled(ev) for ev in evidence)))
         else:
             num, den = values[name], np.ones(len(evidence))
-        corpus[name] = _corpus_score(num, den, "token" if pooled else "text", opts.n_bootstrap, opts.seed,
+        corpus[name] = _corpus_score(num, den, "token" if pooled else "text", opts.n_boot, opts.seed,
                                      opts.confidence)
 
     return ScoreResult(
@@ -339,8 +275,8 @@ def _signature(backend: LogProbBackend, opts: ScoreOptions, members: Mapping[str
         template=opts.template.fingerprint, estimator=opts.estimator, units="bits", norm=opts.normalization,
         agg=opts.aggregation,
         scorers=scorers_field or _scorers_field(members or {}, defaults=defaults),
-        bootstrap=f"{opts.n_bootstrap}@{opts.confidence:g}" if opts.n_bootstrap else "0",
-        seed=opts.seed if opts.n_bootstrap else None, version=__version__,
+        bootstrap=f"{opts.n_boot}@{opts.confidence:g}" if opts.n_boot else "0",
+        seed=opts.seed if opts.n_boot else None, version=__version__,
     )
 
 
@@ -360,7 +296,7 @@ def build_signature(
 
     Examples:
         >>> from cqmetric.backends.precomputed import PrecomputedBackend
-        >>> build_signature(PrecomputedBackend.example(), n_bootstrap=0).format(short=True)[:40]
+        >>> build_signature(PrecomputedBackend.example(), n_boot=0).format(short=True)[:40]
         'm:example@none|dt:n/a|st:none|win:none|t'
     """
     opts = ScoreOptions.from_settings("build_signature", options, **settings)
@@ -389,7 +325,7 @@ class AnalysisResult(Sequence):
         return {"signature": self.signature.format(), "items": [item.to_dict() for item in self.items]}
 
 
-_ANALYSIS_SETTINGS = ("template", *BACKEND_SETTINGS, "progress")
+_ANALYSIS_SETTINGS = ("template", "model", "batch", *MODEL_FIELDS, *BATCH_FIELDS)
 
 
 def _analysis_options(where: str, options: ScoreOptions | None, settings: dict[str, Any]) -> ScoreOptions:
@@ -405,7 +341,7 @@ def _analysis_options(where: str, options: ScoreOptions | None, settings: dict[s
             f"{where}: reports bits with the pointwise estimator and takes no {', '.join(map(repr, refused))}; "
             f"its settings are {', '.join(_ANALYSIS_SETTINGS)}."
         )
-    return ScoreOptions.from_settings(where, options, n_bootstrap=0, **settings)
+    return ScoreOptions.from_settings(where, options, n_boot=0, **settings)
 
 
 def dimensions(
@@ -434,8 +370,9 @@ def dimensions(
             ys.groups(by)
         except InputValidationError as exc:
             raise InputValidationError(f"{where}: constraints[{i}]: {exc}") from None
-    backend = get_backend(model, progress=opts.progress, where=where, **opts.backend_settings())
-    evidence = gather(backend, _tokenize(where, backend, texts), sets, opts.template, {Need("dimensions", by)})
+    backend = get_backend(model, settings=opts.model, where=where)
+    evidence = gather(backend, _tokenize(where, backend, texts), sets, opts.template, {Need("dimensions", by)},
+                      batch=opts.batch)
     return AnalysisResult(tuple(dimension_analysis(ev, by=by) for ev in evidence),
                           _signature(backend, opts, None, scorers_field=f"dimensions(by={by})"))
 
@@ -462,9 +399,9 @@ def profiles(
         raise InputValidationError(f"{where}: expected one prompt or constraint set per text, got None.")
     if not isinstance(unit, str) or not (unit in ("sentence", "paragraph") or unit.startswith("tokens:")):
         raise InputValidationError(f"{where}: got unit={unit!r}; allowed: 'sentence', 'paragraph', 'tokens:N'.")
-    backend = get_backend(model, progress=opts.progress, where=where, **opts.backend_settings())
+    backend = get_backend(model, settings=opts.model, where=where)
     tokens = _tokenize(where, backend, texts)
-    evidence = gather(backend, tokens, sets, opts.template, {Need("constrained")})
+    evidence = gather(backend, tokens, sets, opts.template, {Need("constrained")}, batch=opts.batch)
     out = []
     for tok, ev in zip(tokens, evidence):
         spans, index = split_units(tok, unit)

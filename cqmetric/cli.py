@@ -85,9 +85,10 @@ def _score(args: argparse.Namespace) -> int:
     from cqmetric import io
     from cqmetric.api import build_signature, get_backend, score
     from cqmetric.options import ScoreOptions
+    from cqmetric.settings import ModelSettings
 
     where = "score"
-    opts = ScoreOptions.from_settings(where, n_bootstrap=0, **_settings(args))
+    opts = ScoreOptions.from_settings(where, n_boot=0, **_settings(args))
     out_path = Path(args.output)
     out_format = io.file_format(out_path, where=where)
     io.check_output_path(out_path, inputs=[args.input], where=where)
@@ -109,11 +110,9 @@ def _score(args: argparse.Namespace) -> int:
             )
 
     with io.OutputLock(out_path, where=where):
-        settings = opts.backend_settings()
-        if args.server is None:
-            backend = get_backend(args.model, **settings)
-        else:  # the server's backend takes the window and start-token settings itself; batching is the server's
-            backend = get_backend(_server_backend(args, settings))
+        # The model settings go to the backend once; each chunk's call then passes the rest (batching included).
+        backend = get_backend(args.model, settings=opts.model) if args.server is None else _server_backend(args, opts)
+        opts = ScoreOptions.from_settings(where, opts, model=ModelSettings())
         signature = build_signature(backend, constrained=constraints is not None, options=opts,
                                     scorers=_scorers(args)).format()
         return _score_rows(args, opts, backend, signature, table, texts, constraints, out_path, out_format, score)
@@ -131,32 +130,27 @@ def _added_fields(args: argparse.Namespace) -> tuple[str, ...]:
     return (RECOMMENDED_FIELD, *ADDED_FIELDS) if args.recommended else ADDED_FIELDS
 
 
-def _server_backend(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
+def _server_backend(args: argparse.Namespace, opts: Any) -> Any:
     from cqmetric.backends.server import ServerBackend
 
     if args.model is not None:
         raise InputValidationError("score: expected --model or --server, got both; --server scores with the server's model.")
-    given = {k: v for k, v in settings.items() if v is not None and k in ("start_token", "max_length", "stride", "dtype")}
-    if settings.get("device") is not None:
+    if opts.model.device is not None:
         raise InputValidationError("score: --device does not apply with --server (the server runs the model).")
-    return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer, **given)
+    return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer, settings=opts.model)
 
 
 def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: str, table: Any, texts: list[str],
                 constraints: list[Any] | None, out_path: Path, out_format: str, score: Any) -> int:
     from cqmetric import io
-    from cqmetric.options import ScoreOptions
 
     where = "score"
-    # The backend already carries the model settings; each chunk's call passes only the rest.
-    opts = ScoreOptions.from_settings(where, opts, **{k: None for k in ("dtype", "device", "start_token", "max_length",
-                                                                         "stride")})
     n = len(table)
     chunk = args.chunk_size
     hashes = [io.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
     sidecar_path = io.progress_path(out_path)
-    key = {"signature": signature, "chunk_size": chunk, "batch_size": opts.batch_size,
-           "batch_tokens": opts.batch_tokens or 0}
+    key = {"signature": signature, "chunk_size": chunk, "batch_size": opts.batch.batch_size,
+           "batch_tokens": opts.batch.batch_tokens or 0}
     progress = io.ProgressFile(sidecar_path, key, chunk)
     done: dict[int, dict[str, Any]] = {}
     if args.resume and sidecar_path.exists():
@@ -423,8 +417,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
     for f in option_fields(cli_only=True):
         meta = f.metadata
-        kind = _positive_int if meta["kind"] is int and f.name != "batch_tokens" else (
-            _non_negative_int if meta["kind"] is int else str)
+        kind = str if meta["kind"] is not int else (_non_negative_int if meta["minimum"] == 0 else _positive_int)
         default = None
         shown = " (default: 1 on a CPU, 8 on a GPU)" if f.name == "batch_size" else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=default,

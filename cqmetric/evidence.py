@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cqmetric.backends.base import LogProbBackend, text_budget
+from cqmetric.backends.base import LogProbBackend, call_score, text_budget
 from cqmetric.constraints import ConstraintSet, Template
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
+from cqmetric.settings import BatchPolicy
 from cqmetric.types import Request, TokenizedText
 from cqmetric.units import fixed_token_units, reordered_tokens, token_unit_index, unit_spans
 
@@ -135,8 +136,13 @@ def gather(
     constraints: Sequence[ConstraintSet] | None,
     template: Template,
     needs: Iterable[Need],
+    *,
+    batch: BatchPolicy | None = None,
 ) -> list[Evidence]:
-    """Score every distinct (context, text) pair that `needs` asks for, once, and build one Evidence per text."""
+    """Score every distinct (context, text) pair that `needs` asks for, once, and build one Evidence per text.
+
+    `batch` is the call's batching; it reaches the backend with the call and changes nothing but speed.
+    """
     needs = set(needs)
     if constraints is None and any(n.kind in ("constrained", "dimensions") for n in needs):
         raise InputValidationError(
@@ -181,7 +187,7 @@ def gather(
         plans.append(plan)
 
     ordered = sorted(requests, key=requests.__getitem__)
-    results = backend.score(ordered, entropy=want_entropy)
+    results = call_score(backend, ordered, entropy=want_entropy, batch=batch)
     if len(results) != len(ordered):
         raise BackendError(f"gather: the backend returned {len(results)} results for {len(ordered)} requests.")
     by_request = dict(zip(ordered, results))

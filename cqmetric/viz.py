@@ -9,7 +9,7 @@ Examples:
     >>> from cqmetric import score
     >>> from cqmetric.backends.precomputed import PrecomputedBackend
     >>> result = score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(),
-    ...                details=True, n_bootstrap=0)
+    ...                details=True, n_boot=0)
     >>> page = token_html(result)
     >>> page.startswith("<!DOCTYPE html>"), page.count('class="cqm-tok"')
     (True, 3)

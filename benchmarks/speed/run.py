@@ -95,10 +95,10 @@ def run_vllm_contender(work_file: str, model_dir: str, dtype: str) -> dict:
     backend = VLLMBackend(model_dir, dtype=dtype, name=work["name"], weights=work["weights"], start_token="prepend",
                           start_token_id=0)
     startup = time.perf_counter() - start
-    score(["A warm-up text. It is short."] * 2, ["Warm up."] * 2, model=backend, n_bootstrap=0)
+    score(["A warm-up text. It is short."] * 2, ["Warm up."] * 2, model=backend, n_boot=0)
     n_tokens = 2 * sum(backend.tokenize(t).n_tokens for t in texts)
     start = time.perf_counter()
-    result = score(texts, prompts, model=backend, n_bootstrap=0)
+    result = score(texts, prompts, model=backend, n_boot=0)
     seconds = time.perf_counter() - start
     return {"contender": "vllm", "n_texts": len(texts), "length": None, "dtype": dtype, "brief": None,
             "tokens": n_tokens, "seconds": seconds, "tokens_per_s": n_tokens / seconds, "engine_start_s": startup,
@@ -129,7 +129,7 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
         from cqmetric import score
 
         def work():
-            return score(texts, prompts, model=backend, n_bootstrap=0)
+            return score(texts, prompts, model=backend, n_boot=0)
     elif name == "bare_forward":
         from cqmetric.types import Request
 
@@ -188,7 +188,7 @@ def run_contender(name: str, n_texts: int, length: int | None, dtype: str, brief
     if name.startswith("cqmetric"):  # warm-up on other texts, so nothing is cached
         from cqmetric import score
 
-        score(["A warm-up text. It is short."] * warm_texts, ["Warm up."] * warm_texts, model=backend, n_bootstrap=0)
+        score(["A warm-up text. It is short."] * warm_texts, ["Warm up."] * warm_texts, model=backend, n_boot=0)
     else:
         with torch.inference_mode():
             model(input_ids=torch.tensor([[0, 1, 2, 3]]))

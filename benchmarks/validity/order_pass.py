@@ -152,7 +152,7 @@ def main() -> int:
             oc = np.array([0.0 if o is None else float(o.mean()) - s for o, s in zip(other, surprise)])
             if check is None:  # the shortcut against score() itself, once per run
                 ref = score(texts, None, model=backend, scorers=[OrderCalibration(), Surprise()], defaults=False,
-                            n_bootstrap=0)
+                            n_boot=0)
                 check = {"order_calibration_max_abs_diff": float(np.max(np.abs(ref["order_calibration"] - oc))),
                          "surprise_max_abs_diff_vs_hanna_scores": float(np.max(np.abs(ref["surprise"] - surprise))),
                          "checked_on": len(texts), "signature": ref.signature.format()}
@@ -166,12 +166,12 @@ def main() -> int:
             # written, and a second model has no earlier run: score the text whole with score() (own order, other
             # order and with its prompt).
             prompts = [stories.loc[i, "prompt"] for i in ids]
-            res = score(texts, prompts, model=backend, scorers=[OrderCalibration()], n_bootstrap=0)
+            res = score(texts, prompts, model=backend, scorers=[OrderCalibration()], n_boot=0)
             surprise, cs, oc = res["surprise"], res["calibrated_surprise"], res["order_calibration"]
             source = {"how": "score()", "signature": res.signature.format()}
             if variant == "original":  # the prompt swap, with score_hanna.py's derangement of the prompts
                 swapped = [swapped_prompt[int(stories.loc[i, "prompt_index"])] for i in ids]
-                res = score(texts, swapped, model=backend, n_bootstrap=0)
+                res = score(texts, swapped, model=backend, n_boot=0)
                 swap_cs = res["calibrated_surprise"]
         with out.open("a", encoding="utf-8") as fh:
             for k, (i, t) in enumerate(zip(ids, texts)):

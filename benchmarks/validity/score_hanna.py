@@ -94,7 +94,7 @@ def main() -> int:
         perturbed = {kind: perturb_texts([stories.loc[i, "story"] for i in human], kind=kind, seed=SEED)
                      for kind in ("sentence_shuffle", "word_shuffle")}
 
-    probe = lambda sc: score(["x y."], ["z."], model=backend, scorers=sc, n_bootstrap=0).signature.format()  # noqa: E731
+    probe = lambda sc: score(["x y."], ["z."], model=backend, scorers=sc, n_boot=0).signature.format()  # noqa: E731
     sigs = {"original": probe(SCORERS), "prompt_swap": probe(SWAP_SCORERS)}
     sigs["sentence_shuffle"] = sigs["word_shuffle"] = sigs["original"]
     done = _done(sigs)
@@ -125,7 +125,7 @@ def main() -> int:
     start = time.time()
     n_tokens = 0
     for j, (variant, chunk, texts, prompts, scorers, extra) in enumerate(jobs, 1):
-        res = score(texts, prompts, model=backend, scorers=scorers, n_bootstrap=0)
+        res = score(texts, prompts, model=backend, scorers=scorers, n_boot=0)
         assert res.signature.format() == sigs[variant]
         records = res.to_records()
         _append([{"story_id": i, "variant": variant, **extra.get(i, {}),

@@ -39,8 +39,8 @@ def main() -> int:
     own = [prompt_of[stories.loc[i, "prompt_index"]] for i in ids]
     other = [prompt_of[perm[stories.loc[i, "prompt_index"]]] for i in ids]
     backend = CachingBackend(load_embedded(share_prefix=False))
-    a = score(texts, own, model=backend, template=CHAT_TEMPLATE, n_bootstrap=0)
-    b = score(texts, other, model=backend, template=CHAT_TEMPLATE, n_bootstrap=0)
+    a = score(texts, own, model=backend, template=CHAT_TEMPLATE, n_boot=0)
+    b = score(texts, other, model=backend, template=CHAT_TEMPLATE, n_boot=0)
     chat_own, chat_other = a["calibrated_surprise"], b["calibrated_surprise"]
     lab_own = np.array([v1["original"][i]["cs_mean"] for i in ids])
     lab_other = np.array([v1["prompt_swap"][i]["cs_mean"] for i in ids])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cqmetric.errors import InputValidationError
+from cqmetric.settings import BatchPolicy
 from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
 
 
@@ -29,12 +32,52 @@ class LogProbBackend(Protocol):
         """Tokenize `text` on its own, without special tokens."""
         ...
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
         """Log-probabilities of each request's target tokens, in request order.
 
         A request whose `budget` is set is scored in windows of that many text tokens (see `plan_request`).
+        `batch` is this call's batching (speed only; unset fields fall back to the backend's own policy). A
+        backend written before `batch` existed may leave it out: it is then not passed.
         """
         ...
+
+
+class Immutable:
+    """A backend is immutable once built: scoring never changes it, and neither may a caller.
+
+    Per-call settings (batch size, progress) travel with each call as a `BatchPolicy`; settings that change
+    numbers are fixed at construction and signed. Build another backend for other settings.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_built"):
+            raise AttributeError(
+                f"{type(self).__name__} is immutable once built (it was asked to set `{name}`); pass per-call "
+                "settings with the call (score(..., batch_size=..., progress=...)) or build a new backend."
+            )
+        object.__setattr__(self, name, value)
+
+    def _seal(self) -> None:
+        """Mark construction as finished; from here on no attribute can be set."""
+        object.__setattr__(self, "_built", True)
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_batch(kind: type) -> bool:
+    try:
+        params = inspect.signature(kind.score).parameters
+    except (TypeError, ValueError):
+        return False
+    return "batch" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def call_score(backend: Any, requests: Sequence[Request], *, entropy: bool,
+               batch: BatchPolicy | None) -> list[TokenLogProbs]:
+    """`backend.score(requests, ...)`, passing `batch` to every backend that takes it."""
+    if batch is not None and _takes_batch(type(backend)):
+        return backend.score(requests, entropy=entropy, batch=batch)
+    return backend.score(requests, entropy=entropy)
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cqmetric.backends.base import call_score
+from cqmetric.settings import BatchPolicy
 from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
 
 
 class CachingBackend:
-    """Wrap `inner`; identical requests (same context string and target ids) are scored once."""
+    """Wrap `inner`; identical requests (same context string and target ids) are scored once.
+
+    A call's batching (`batch`) reaches the wrapped backend unchanged; the wrapper holds no settings of its own.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -34,14 +39,9 @@ class CachingBackend:
     def info(self) -> BackendInfo:
         return self.inner.info
 
-    def __getattr__(self, name: str) -> Any:  # batch_size, progress, ... reach the wrapped backend
-        return getattr(self.inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("batch_size", "progress") and "inner" in self.__dict__:
-            setattr(self.inner, name, value)
-        else:
-            super().__setattr__(name, value)
+    @property
+    def supports_entropy(self) -> bool:
+        return getattr(self.inner, "supports_entropy", True)
 
     def tokenize(self, text: str) -> TokenizedText:
         return self.inner.tokenize(text)
@@ -49,7 +49,8 @@ class CachingBackend:
     def context_length(self, context: str) -> int:
         return self.inner.context_length(context)
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
         # A result with entropies also serves a request without them.
         def lookup(req: Request) -> TokenLogProbs | None:
             return self._store.get((req, True)) or (None if entropy else self._store.get((req, False)))
@@ -58,6 +59,6 @@ class CachingBackend:
         self.hits += len(requests) - len(missing)
         self.misses += len(missing)
         if missing:
-            for req, res in zip(missing, self.inner.score(missing, entropy=entropy)):
+            for req, res in zip(missing, call_score(self.inner, missing, entropy=entropy, batch=batch)):
                 self._store[(req, entropy)] = res
         return [lookup(r) for r in requests]

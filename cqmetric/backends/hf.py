@@ -23,30 +23,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cqmetric._validation import check_option, check_positive_int, require
-from cqmetric.backends.base import plan_request
-from cqmetric.backends.loading import check_device, load_local, resolve_model_folder
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
+from cqmetric._validation import require
+from cqmetric.backends.base import Immutable, plan_request
+from cqmetric.backends.loading import (
+    check_device,
+    config_positions,
+    convert_gguf,
+    default_window,
+    load_local,
+    local_folder_of,
+    read_rules,
+    resolve_model_folder,
+    weights_fingerprint,
+)
+from cqmetric.backends.tokens import FrontEndMixin, front_end
 from cqmetric.errors import InputValidationError
+from cqmetric.settings import DTYPES, BatchPolicy, ModelSettings, split_settings
 from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
-DTYPES = {"float32": "fp32", "fp32": "fp32", "bfloat16": "bf16", "bf16": "bf16"}
 _HEAD_CHUNK = 512  # rows of logits materialised at once (512 x 49k vocab x 4 B = 100 MB)
-
-
-def _weights_fingerprint(path: Path) -> str:
-    """sha256 (12 hex) over the weight files of a local model directory."""
-    files = sorted(p for p in path.iterdir() if p.suffix in {".safetensors", ".bin", ".gguf", ".pt"})
-    if not files:
-        return "unknown"
-    digest = hashlib.sha256()
-    for f in files:
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(block)
-    return digest.hexdigest()[:12]
 
 
 def _parameters_fingerprint(model: Any) -> str:
@@ -57,6 +54,11 @@ def _parameters_fingerprint(model: Any) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+def _dtype_label(dtype: Any) -> str | None:
+    """"fp32", "bf16" or "fp16" for a torch dtype (None for any other)."""
+    return {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype))
 
 
 def _cache_of(output: Any) -> Any:
@@ -78,37 +80,28 @@ class Row(NamedTuple):
     offset: int
 
 
-class HFBackend(FrontEndMixin):
+class HFBackend(FrontEndMixin, Immutable):
     """Per-token log-probabilities from a transformers causal LM.
 
     Args:
         model: a local folder, a `.gguf` file (converted once into the cache), an id already in the local Hugging
             Face cache, or a loaded model (used as it is: never moved or cast).
         tokenizer: the tokenizer; loaded from `model` when it is a path. Must be a fast tokenizer.
-        dtype: "float32" (default for paths, the reference) or "bfloat16"; for a loaded model, its own dtype
-            (asking for another one is an error: cast it yourself).
-        device: where to run ("cpu", "cuda", "cuda:1"); for a loaded model, where it already is.
+        settings: the `ModelSettings` (dtype, device, start token, window); each may also be given by keyword.
+            For a loaded model, dtype and device are its own (asking for others is an error: cast or move it
+            yourself). "auto" start token: the model folder's rule (`cqmetric-model.json`), else the start token
+            the tokenizer adds, else BOS or EOS. Default window: the model's positions less one.
+        batch: the default `BatchPolicy` of this backend's calls (batch_size, batch_tokens, share_prefix,
+            progress; each may also be given by keyword); a call's own policy overrides it field by field.
+            Speed only: results do not depend on batching.
         device_map: passed to `from_pretrained` for models larger than one device.
-        start_token: "auto" (use the start token the tokenizer adds, else prepend BOS or EOS), "prepend"
-            (always prepend `start_token_id`, default BOS or EOS), or "none" (the context must be non-empty).
-        start_token_id: the id to prepend under "prepend".
-        max_length: the window in tokens (context + text); default: the model's maximum positions.
-        stride: new text tokens scored per window after the first; default: half of what a window holds after
-            the text's longest context ("auto").
-        batch_size: at most this many sequences per forward pass; default: 1 on a CPU (padding there costs more
-            than batching gains: see benchmarks/results/scale.md), 8 on an accelerator.
-        batch_tokens: at most this many tokens per forward pass, padding included (0: no limit); sequences are
-            sorted by length first, so little padding is left. Speed only: results do not depend on batching.
-        share_prefix: run a context shared by several texts once and reuse its key/value cache: "auto" (when
-            the context is at least a quarter as long as the texts after it, on average; a short prompt saves
-            nothing measurable), True (whenever two texts or more share it) or False. Speed only; off for a
-            model whose cached path does not reproduce the plain one.
         allow_pickle: load a folder whose weights exist only as pickle files (which can run code when loaded).
-        name: the model's name in the signature (default: the path's last part or the config's name).
-        weights: a hash or revision for the signature (default: computed from the weight files or tensors).
-        progress: show a progress bar over batches.
+        name: the model's name in the signature (default: the folder's rule, else its name or the config's).
+        weights: a hash or revision for the signature (default: the folder's rule, else computed from the weight
+            files or tensors).
 
-    A model folder that declares custom code (`auto_map`) is refused: cqmetric never runs a model's own code.
+    A model folder that declares custom code (`auto_map`) is refused: cqmetric never runs a model's own code. The
+    backend is immutable once built.
     """
 
     def __init__(
@@ -116,89 +109,69 @@ class HFBackend(FrontEndMixin):
         model: Any,
         tokenizer: Any = None,
         *,
-        dtype: str | None = None,
-        device: str | None = None,
+        settings: ModelSettings | None = None,
+        batch: BatchPolicy | None = None,
         device_map: Any = None,
-        start_token: str = "auto",
-        start_token_id: int | None = None,
-        max_length: int | None = None,
-        stride: int | None = None,
-        batch_size: int | None = None,
-        batch_tokens: int = 0,
-        share_prefix: bool | str = "auto",
         allow_pickle: bool = False,
         name: str | None = None,
         weights: str | None = None,
-        progress: bool = False,
+        **overrides: Any,
     ) -> None:
         torch = require("torch", "hf")
         where = "HFBackend"
-        if dtype is not None:
-            check_option(where, "dtype", dtype, DTYPES)
-        check_option(where, "start_token", start_token, START_TOKEN_POLICIES)
-        if share_prefix not in (True, False, "auto"):
-            raise InputValidationError(f"{where}: expected `share_prefix` True, False or 'auto', got {share_prefix!r}.")
-        if batch_size is not None:
-            check_positive_int(where, "batch_size", batch_size)
-        self.batch_tokens = check_positive_int(where, "batch_tokens", batch_tokens, minimum=0)
-        self.progress = bool(progress)
+        settings, batch = split_settings(where, settings, batch, overrides)
 
         if isinstance(model, (str, os.PathLike)):
             if tokenizer is not None:
                 raise InputValidationError(f"{where}: got a model path and a tokenizer; the tokenizer comes from the path.")
-            torch_dtype = torch.float32 if DTYPES.get(dtype or "float32") == "fp32" else torch.bfloat16
             path = Path(model).expanduser()
             if path.suffix.lower() == ".gguf" and path.is_file():
-                from cqmetric.backends.embedded import convert_gguf
-
-                folder, gguf_sha = convert_gguf(path)
-                name, weights = name or path.stem, weights or gguf_sha
+                folder = convert_gguf(path)[0]
             else:
                 folder = resolve_model_folder(model, where=where)
-                name = name or (path.name if path.exists() else str(model))
-            if device_map is None:
-                target = check_device(device or "cpu", where=where)
-            loaded, tokenizer = load_local(folder, dtype=torch_dtype, device_map=device_map,
+            rules = read_rules(folder, where=where)
+            target = check_device(settings.device or "cpu", where=where) if device_map is None else None
+            loaded, tokenizer = load_local(folder, dtype=getattr(torch, settings.dtype_name), device_map=device_map,
                                            allow_pickle=allow_pickle, where=where)
-            if weights is None:
-                weights = _weights_fingerprint(folder)
+            name = name or rules.name or (path.name if path.exists() else str(model))
+            weights = weights or rules.weights or weights_fingerprint(folder)
             model = loaded.to(target) if device_map is None else loaded
         else:
-            model = self._check_loaded(model, tokenizer, dtype, device, device_map, where)
-            name = name or getattr(model.config, "_name_or_path", None) or type(model).__name__
+            model = self._check_loaded(model, tokenizer, settings, device_map, where)
+            rules = read_rules(local_folder_of(model), where=where)
+            name = name or rules.name or getattr(model.config, "_name_or_path", None) or type(model).__name__
             weights = weights or _parameters_fingerprint(model)
         model.eval()
         on_cpu = next(model.parameters()).device.type == "cpu"
-        self.batch_size = batch_size if batch_size is not None else (1 if on_cpu else 8)
 
         self._torch = torch
         self.model = model
         self.tokenizer = tokenizer
-        self.front = TokenizerFrontEnd(tokenizer, start_token=start_token, start_token_id=start_token_id, where=where)
-        self._dtype_label = "fp32" if next(model.parameters()).dtype == torch.float32 else "bf16"
-        limit = int(getattr(model.config, "max_position_embeddings", 0) or getattr(model.config, "n_positions", 0))
-        self.max_length = check_positive_int(where, "max_length", max_length) if max_length is not None else limit
-        if limit and self.max_length > limit:
+        self.batch = batch.resolve(accelerator=not on_cpu)
+        self.front = front_end(tokenizer, settings, rules, where=where)
+        positions = config_positions(model.config)
+        self.max_length = default_window(positions) if settings.max_length is None else settings.max_length
+        if positions and self.max_length > positions:
             raise InputValidationError(
-                f"{where}: expected `max_length` <= the model's {limit} positions, got {self.max_length}."
+                f"{where}: expected `max_length` <= the model's {positions} positions, got {self.max_length}."
             )
-        self.stride = 0 if stride is None else check_positive_int(where, "stride", stride)
+        self.stride = settings.stride or 0
         if self.max_length and self.stride >= self.max_length:
             raise InputValidationError(
                 f"{where}: expected `stride` smaller than the window (max_length={self.max_length}), got {self.stride}."
             )
         self._info = BackendInfo(
-            model=str(name), weights=str(weights), dtype=self._dtype_label, start_token=self.front.start_label,
-            max_length=self.max_length, stride=self.stride,
+            model=str(name), weights=str(weights), dtype=_dtype_label(next(model.parameters()).dtype),
+            start_token=self.front.start_label, max_length=self.max_length, stride=self.stride,
         )
         # The key/value cache goes in as `cache` (transformers 5.20 and later) or `past_key_values` (earlier).
         self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._use_head_path = self._check_head_path()
-        self.share_prefix = share_prefix if share_prefix is False or self._check_prefix_path() else False
+        self._prefix_path_ok = self._check_prefix_path()
+        self._seal()
 
     @staticmethod
-    def _check_loaded(model: Any, tokenizer: Any, dtype: str | None, device: str | None, device_map: Any,
-                      where: str) -> Any:
+    def _check_loaded(model: Any, tokenizer: Any, settings: ModelSettings, device_map: Any, where: str) -> Any:
         """A loaded model is used as it is; settings that would change it are refused, never applied in place."""
         torch = require("torch", "hf")
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
@@ -208,22 +181,22 @@ class HFBackend(FrontEndMixin):
         if tokenizer is None:
             raise InputValidationError(f"{where}: expected a `tokenizer` with a loaded model, got None; pass both.")
         param = next(model.parameters())
-        label = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(param.dtype)
+        label = _dtype_label(param.dtype)
         if label is None:
             raise InputValidationError(
-                f"{where}: expected a loaded model in float32 or bfloat16, got {param.dtype}; cast a copy first."
+                f"{where}: expected a loaded model in float32, bfloat16 or float16, got {param.dtype}; cast a copy first."
             )
-        if dtype is not None and DTYPES[dtype] != label:
+        if settings.dtype is not None and DTYPES[settings.dtype][1] != label:
             raise InputValidationError(
-                f"{where}: the loaded model is in {param.dtype} but dtype={dtype!r} was asked for; cqmetric does not "
-                "cast a model you pass in place: cast it (or a copy) yourself, or leave dtype unset."
+                f"{where}: the loaded model is in {param.dtype} but dtype={settings.dtype!r} was asked for; cqmetric "
+                "does not cast a model you pass in place: cast it (or a copy) yourself, or leave dtype unset."
             )
-        asked = None if device is None else check_device(device, where=where)
+        asked = None if settings.device is None else check_device(settings.device, where=where)
         if asked is not None and (asked.type != param.device.type
                                   or asked.index not in (None, param.device.index)):
             raise InputValidationError(
-                f"{where}: the loaded model is on {param.device} but device={device!r} was asked for; cqmetric does "
-                "not move a model you pass: move it yourself, or leave device unset."
+                f"{where}: the loaded model is on {param.device} but device={settings.device!r} was asked for; "
+                "cqmetric does not move a model you pass: move it yourself, or leave device unset."
             )
         if device_map is not None:
             raise InputValidationError(f"{where}: `device_map` applies to model paths only; the model is already loaded.")
@@ -281,7 +254,7 @@ class HFBackend(FrontEndMixin):
                                 w.score_from))
         return rows
 
-    def _batches(self, rows: list[Row]) -> list[tuple[bool, list[Row]]]:
+    def _batches(self, rows: list[Row], policy: BatchPolicy) -> list[tuple[bool, list[Row]]]:
         """(shared?, rows) per forward pass; a context worth sharing (see `share_prefix`) is run once and cached."""
         by_context: dict[str, list[Row]] = {}
         for row in rows:
@@ -289,7 +262,7 @@ class HFBackend(FrontEndMixin):
         groups: list[tuple[bool, list[Row]]] = []
         plain: list[Row] = []
         for group in by_context.values():
-            if self._worth_sharing(group):
+            if self._worth_sharing(group, policy.share_prefix):
                 groups.append((True, group))
             else:
                 plain += group
@@ -297,45 +270,51 @@ class HFBackend(FrontEndMixin):
         batches: list[tuple[bool, list[Row]]] = []
         for shared, group in groups:
             group = sorted(group, key=lambda r: -(len(r.prefix) + len(r.tokens)))
-            batches += [(shared, batch) for batch in self._fill(group)]
+            batches += [(shared, batch) for batch in self._fill(group, policy)]
         return batches
 
-    def _fill(self, rows: list[Row]) -> list[list[Row]]:
+    @staticmethod
+    def _fill(rows: list[Row], policy: BatchPolicy) -> list[list[Row]]:
         """Consecutive length-sorted rows, at most `batch_size` per batch and `batch_tokens` padded tokens."""
         batches: list[list[Row]] = []
         for row in rows:
             if batches:
                 batch = batches[-1]
                 width = len(batch[0].prefix) + len(batch[0].tokens)  # the longest: rows come longest first
-                fits = len(batch) < self.batch_size and (not self.batch_tokens
-                                                         or (len(batch) + 1) * width <= self.batch_tokens)
+                fits = len(batch) < policy.batch_size and (not policy.batch_tokens
+                                                           or (len(batch) + 1) * width <= policy.batch_tokens)
                 if fits:
                     batch.append(row)
                     continue
             batches.append([row])
         return batches
 
-    def _worth_sharing(self, group: list[Row]) -> bool:
-        """Whether to run this group's context once: always, never, or ("auto") when it is long beside its texts."""
-        if self.share_prefix is False or len(group) < 2:
+    def _worth_sharing(self, group: list[Row], share_prefix: bool | str) -> bool:
+        """Whether to run this group's context once: always, never, or ("auto") when it is long beside its texts.
+
+        Only where the cached path reproduced the plain one on a probe at construction.
+        """
+        if share_prefix is False or not self._prefix_path_ok or len(group) < 2:
             return False
         mean_text = sum(len(r.tokens) for r in group) / len(group)
-        return self.share_prefix is True or len(group[0].prefix) >= mean_text / 4
+        return share_prefix is True or len(group[0].prefix) >= mean_text / 4
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
+        policy = self.batch if batch is None else batch.over(self.batch)  # the backend's policy is fully set
         logprobs = [np.empty(len(r.target_ids)) for r in requests]
         entropies = [np.empty(len(r.target_ids)) for r in requests] if entropy else None
-        batches = self._batches(self._rows(requests))
-        if self.progress:
+        batches = self._batches(self._rows(requests), policy)
+        if policy.progress:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="scoring", unit="batch", leave=False)
         memo: dict[str, Any] = {}  # the current shared context's states and cache (its batches come together)
-        for shared, batch in batches:
+        for shared, rows in batches:
             if shared:
-                self._score_shared(batch, logprobs, entropies, memo)
+                self._score_shared(rows, logprobs, entropies, memo)
             else:
-                self._score_plain(batch, logprobs, entropies)
+                self._score_plain(rows, logprobs, entropies)
         return [
             TokenLogProbs(
                 token_ids=np.asarray(r.target_ids, dtype=np.int64), logprobs=lp,

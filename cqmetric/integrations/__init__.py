@@ -81,7 +81,7 @@ def evaluate_compute(
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
         recommended: also return `creative_quality`, the recommended score (`cqmetric.CreativeQuality`; needs
             references).
-        **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_bootstrap,
+        **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_boot,
             seed, confidence, dtype, device, start_token, max_length, stride, batch_size, ...).
 
     Returns:
@@ -92,7 +92,7 @@ def evaluate_compute(
     Examples:
         >>> from cqmetric.backends.precomputed import PrecomputedBackend
         >>> out = evaluate_compute(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(),
-        ...                        n_bootstrap=0)
+        ...                        n_boot=0)
         >>> out["calibrated_surprise"], out["corpus_calibrated_surprise"]
         ([1.0], 1.0)
     """

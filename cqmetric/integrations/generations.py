@@ -41,20 +41,21 @@ class GenerationScorer:
 
     Args:
         model: the scorer model: None (the embedded SmolLM2-135M), a local model directory, or a backend object.
-        **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, dtype, device, ...), checked
-            here, before any model loads.
+        options: a `cqmetric.ScoreOptions` (settings given by keyword override it).
+        **settings: any setting of `cqmetric.ScoreOptions` (estimator, normalization, dtype, device, ...),
+            checked here, before any model loads.
 
-    Each generation is scored with `score([text], [prompt], aggregation="text", n_bootstrap=0)`: a harness
+    Each generation is scored with `score([text], [prompt], aggregation="text", n_boot=0)`: a harness
     averages per-sample values, which is cqmetric's "text" aggregation, and the signature says so.
     """
 
-    def __init__(self, model: Any = None, **settings: Any) -> None:
+    def __init__(self, model: Any = None, *, options: Any = None, **settings: Any) -> None:
         from cqmetric.options import ScoreOptions
 
         settings = {k: v for k, v in settings.items() if v is not None}
         self.model = model
-        self.options = ScoreOptions.from_settings("GenerationScorer", **{"aggregation": "text", "n_bootstrap": 0,
-                                                                         **settings})
+        self.options = ScoreOptions.from_settings("GenerationScorer", options,
+                                                  **{"aggregation": "text", "n_boot": 0, **settings})
         self._backend: Any = None
         self._lock = threading.Lock()
 
@@ -68,7 +69,7 @@ class GenerationScorer:
         if self._backend is None:
             from cqmetric.api import get_backend
 
-            self._backend = get_backend(self.model, **self.options.backend_settings())
+            self._backend = get_backend(self.model, settings=self.options.model, where="GenerationScorer")
         return self._backend
 
     def __call__(self, text: Any, prompt: Any) -> dict[str, Any]:

@@ -31,13 +31,13 @@ SCORE_COLUMNS = ("calibrated_surprise", "surprise", "residual", "n_tokens", "sig
 class ScoreActor:
     """One model per actor; `__call__` scores a pandas batch and returns it with the score columns added."""
 
-    def __init__(self, model: Any, text_column: str, constraint_column: str | None, settings: dict[str, Any]) -> None:
-        from cqmetric.api import get_backend
+    def __init__(self, model: Any, text_column: str, constraint_column: str | None, options: ScoreOptions) -> None:
+        from cqmetric.backends.resolve import get_backend
 
-        self.options = ScoreOptions.from_settings("score_dataset", n_bootstrap=0, **settings)
+        self.options = options
         self.text_column = text_column
         self.constraint_column = constraint_column
-        self.backend = get_backend(model, **self.options.backend_settings())
+        self.backend = get_backend(model, settings=options.model, where="score_dataset")
 
     def __call__(self, batch: Any) -> Any:
         from cqmetric.api import score
@@ -98,14 +98,16 @@ def score_dataset(
     if clash:
         raise InputValidationError(
             f"score_dataset: expected no column named {clash[0]!r} (the output adds it); rename it first.")
-    opts = ScoreOptions.from_settings("score_dataset", options, **settings)  # checked here, before any actor starts
-    fields = {f: getattr(opts, f) for f in opts.__dataclass_fields__ if f not in ("n_bootstrap", "progress")}
+    # Checked here, before any actor starts; the frozen options travel to the actors as they are (one row's numbers
+    # need no corpus interval, and actors show no progress bars).
+    opts = ScoreOptions.from_settings("score_dataset", options, **settings)
+    opts = ScoreOptions.from_settings("score_dataset", opts, n_boot=0, progress=False)
     check_positive_int("score_dataset", "concurrency", concurrency)
     check_positive_int("score_dataset", "rows_per_batch", rows_per_batch)
     return ds.map_batches(
         ScoreActor,
         fn_constructor_kwargs={"model": model, "text_column": text_column, "constraint_column": constraint_column,
-                               "settings": fields},
+                               "options": opts},
         batch_format="pandas",
         batch_size=rows_per_batch,
         concurrency=concurrency,

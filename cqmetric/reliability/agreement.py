@@ -43,7 +43,7 @@ from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, che
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.ratings import center_matrix, ratings_matrix
-from cqmetric.reliability.resampling import child_rng, percentile_ci
+from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ICCResult, ReliabilityResult
 
 __all__ = [

@@ -26,7 +26,7 @@ from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.protocol import build_protocol, correlation_settings
 from cqmetric.reliability.ratings import center_matrix
-from cqmetric.reliability.resampling import child_rng, percentile_ci
+from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
 
 __all__ = ["human_ceiling"]

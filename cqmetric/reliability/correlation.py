@@ -49,7 +49,7 @@ from cqmetric.reliability.protocol import (
     build_protocol,
     correlation_settings,
 )
-from cqmetric.reliability.resampling import child_rng, percentile_ci
+from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
 
 __all__ = ["correlation", "METHODS", "LEVELS", "RESAMPLE_UNITS"]

@@ -38,7 +38,7 @@ from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, nan_mask
 from cqmetric.reliability.kernels import corr, p_from_t, permutation_pvalue
 from cqmetric.reliability.protocol import STAT_NAMES, Protocol, build_protocol
-from cqmetric.reliability.resampling import child_rng, percentile_ci, scipy_percentile_ci
+from cqmetric.resampling import child_rng, percentile_ci, scipy_percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
 
 __all__ = ["williams_t", "williams_test", "wilcoxon_test", "sign_test", "cohens_dz"]

@@ -18,7 +18,7 @@ from scipy import stats
 from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate
-from cqmetric.reliability.resampling import child_rng, scipy_percentile_ci
+from cqmetric.resampling import child_rng, scipy_percentile_ci
 from cqmetric.reliability.results import PairValidationResult
 
 __all__ = ["pair_validation"]

@@ -38,7 +38,7 @@ from cqmetric.reliability.kernels import (
     resample_corr_rows,
     snap_ties,
 )
-from cqmetric.reliability.resampling import cluster_indices
+from cqmetric.resampling import cluster_indices
 
 __all__ = [
     "METHODS",

@@ -32,16 +32,16 @@ def test_fluent_text_is_less_surprising_than_its_word_shuffle(embedded_backend):
         words = s.split()
         rng.shuffle(words)
         shuffled.append(" ".join(words))
-    fluent = score(stories, model=embedded_backend, n_bootstrap=0)["surprise"]
-    broken = score(shuffled, model=embedded_backend, n_bootstrap=0)["surprise"]
+    fluent = score(stories, model=embedded_backend, n_boot=0)["surprise"]
+    broken = score(shuffled, model=embedded_backend, n_boot=0)["surprise"]
     assert np.all(fluent < broken)
 
 
 def test_own_prompt_explains_a_story_better_than_an_unrelated_one(embedded_backend):
     ex = load_examples()
     stories, prompts = [e["story"] for e in ex], [e["prompt"] for e in ex]
-    own = score(stories, prompts, model=embedded_backend, n_bootstrap=0)["calibrated_surprise"]
-    other = score(stories, prompts[1:] + prompts[:1], model=embedded_backend, n_bootstrap=0)["calibrated_surprise"]
+    own = score(stories, prompts, model=embedded_backend, n_boot=0)["calibrated_surprise"]
+    other = score(stories, prompts[1:] + prompts[:1], model=embedded_backend, n_boot=0)["calibrated_surprise"]
     assert (own > other).sum() >= 9
 
 
@@ -50,8 +50,8 @@ def test_batch_invariance_on_the_real_model(embedded_backend):
     stories, prompts = [e["story"] for e in ex[:8]], [e["prompt"] for e in ex[:8]]
     results = []
     for bs in (1, 3, 8):
-        results.append(score(stories, prompts, model=embedded_backend, batch_size=bs, n_bootstrap=0))
-    reordered = score(stories[::-1], prompts[::-1], model=embedded_backend, batch_size=3, n_bootstrap=0)
+        results.append(score(stories, prompts, model=embedded_backend, batch_size=bs, n_boot=0))
+    reordered = score(stories[::-1], prompts[::-1], model=embedded_backend, batch_size=3, n_boot=0)
     for key in ("calibrated_surprise", "surprise", "residual"):
         for other in results[1:]:
             np.testing.assert_allclose(other[key], results[0][key], atol=1e-5, rtol=0)
@@ -62,14 +62,8 @@ def test_a_shared_brief_gives_the_same_scores_as_recomputing_it(embedded_backend
     ex = load_examples()
     brief = " ".join(e["prompt"] for e in ex)  # one long constraint for several short texts
     texts = [e["story"].split(". ")[0] + "." for e in ex[:6]]
-    settings = embedded_backend.share_prefix
-    try:
-        runs = {}
-        for share in (True, False):
-            embedded_backend.share_prefix = share
-            runs[share] = score(texts, [brief] * len(texts), model=embedded_backend, n_bootstrap=0)
-    finally:
-        embedded_backend.share_prefix = settings
+    runs = {share: score(texts, [brief] * len(texts), model=embedded_backend, share_prefix=share, n_boot=0)
+            for share in (True, False)}
     for key in ("calibrated_surprise", "surprise", "residual"):
         np.testing.assert_allclose(runs[True][key], runs[False][key], atol=1e-5, rtol=0)
     assert runs[True].signature.format() == runs[False].signature.format()
@@ -87,10 +81,10 @@ def test_a_window_gives_every_context_the_same_history(embedded_backend):
     examples = load_examples()
     text = " ".join(e["story"] for e in examples[:6])
     prompt = " ".join(e["prompt"] for e in examples[:3])
-    full = score([text], [prompt], model=embedded_backend, n_bootstrap=0)["calibrated_surprise"][0]
+    full = score([text], [prompt], model=embedded_backend, n_boot=0)["calibrated_surprise"][0]
     narrow = HFBackend(embedded_backend.model, embedded_backend.tokenizer, start_token="prepend", start_token_id=0,
                        max_length=128)
-    windowed = score([text], [prompt], model=narrow, n_bootstrap=0)["calibrated_surprise"][0]
+    windowed = score([text], [prompt], model=narrow, n_boot=0)["calibrated_surprise"][0]
     assert embedded_backend.tokenize(text).n_tokens == 606
     assert full == pytest.approx(0.083, abs=0.002)
     assert 0 < windowed and abs(windowed - full) < 0.1

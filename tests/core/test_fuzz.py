@@ -40,7 +40,7 @@ def test_score_gives_a_result_or_a_clear_error_for_odd_strings(tiny_backend):
         texts = [odd_string(rng) for _ in range(rng.choice([1, 2, 3]))]
         prompts = [odd_string(rng) for _ in texts] if rng.random() < 0.7 else None
         try:
-            res = score(texts, prompts, model=tiny_backend, n_bootstrap=0)
+            res = score(texts, prompts, model=tiny_backend, n_boot=0)
         except InputValidationError as exc:
             assert str(exc).startswith("score"), str(exc)
             outcomes["refused"] += 1

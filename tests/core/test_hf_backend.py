@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cqmetric.backends.hf import HFBackend
+from cqmetric.settings import BatchPolicy
 from cqmetric.errors import InputValidationError
 from cqmetric.types import Request
 
@@ -147,7 +148,7 @@ def _fed_shapes(backend):
 
 def test_shared_context_runs_once_and_matches_the_plain_path(tiny_model_dir):
     shared, plain = HFBackend(tiny_model_dir, batch_size=3), HFBackend(tiny_model_dir, batch_size=3, share_prefix=False)
-    assert shared.share_prefix == "auto" and not plain.share_prefix
+    assert shared.batch.share_prefix == "auto" and plain.batch.share_prefix is False
     brief = "Prompt: A long brief that several texts share, with an audience and a fact or two.\nText:\n"
     reqs = [Request(brief, tuple(shared.tokenize(t).token_ids.tolist())) for t in TEXTS]
     fed_shared, fed_plain = _fed_shapes(shared), _fed_shapes(plain)
@@ -184,13 +185,13 @@ def test_auto_shares_only_a_context_long_beside_its_texts(tiny_model_dir):
     assert n_ctx < min(len(r.target_ids) for r in short_prompt) / 4  # "Text:\n" is short beside these texts
     backend.score(short_prompt)
     assert (1, n_ctx) not in fed  # recomputed with each text: sharing would save nothing measurable
-    backend.share_prefix = True
-    backend.score(short_prompt)
+    backend.score(short_prompt, batch=BatchPolicy(share_prefix=True))  # this call's policy, not the backend's
     assert fed.count((1, n_ctx)) == 1
+    assert backend.batch.share_prefix == "auto"  # the backend is unchanged
 
 
 def test_share_prefix_setting_is_checked(tiny_model_dir):
-    with pytest.raises(InputValidationError, match="expected `share_prefix` True, False or 'auto', got 'yes'"):
+    with pytest.raises(InputValidationError, match="got share_prefix='yes'; allowed: True, False, 'auto'"):
         HFBackend(tiny_model_dir, share_prefix="yes")
 
 
@@ -210,8 +211,8 @@ def test_a_model_whose_cached_path_fails_falls_back(tiny_model_dir, monkeypatch)
         raise TypeError("no cache here")
 
     monkeypatch.setattr(HFBackend, "_score_shared", broken)
-    backend = HFBackend(tiny_model_dir)
-    assert backend.share_prefix is False
+    backend = HFBackend(tiny_model_dir, share_prefix=True)
+    assert backend._prefix_path_ok is False  # the probe at construction found the cached path unusable
     reqs = [Request(CONTEXTS[1], tuple(backend.tokenize(t).token_ids.tolist())) for t in TEXTS[:3]]
     np.testing.assert_allclose(backend.score(reqs)[2].logprobs,
                                reference_logprobs(backend, CONTEXTS[1], reqs[2].target_ids), atol=1e-5)

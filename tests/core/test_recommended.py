@@ -115,16 +115,16 @@ def test_the_shipped_constants_are_the_ones_the_dev_fit_chose():
 
 def test_alone_and_in_a_batch_give_the_same_numbers(tiny_llama_dir):
     cq = CreativeQuality()
-    batch = score(STORIES, PROMPTS, model=str(tiny_llama_dir), scorers=[cq], batch_size=3, n_bootstrap=0)
+    batch = score(STORIES, PROMPTS, model=str(tiny_llama_dir), scorers=[cq], batch_size=3, n_boot=0)
     for i in range(len(STORIES)):
         alone = score(STORIES[i : i + 1], PROMPTS[i : i + 1], model=str(tiny_llama_dir), scorers=[cq],
-                      batch_size=1, n_bootstrap=0)
+                      batch_size=1, n_boot=0)
         assert alone["creative_quality"][0] == pytest.approx(batch["creative_quality"][i], rel=1e-5, abs=1e-6)
 
 
 def test_the_scorer_is_the_fitted_formula_on_its_parts(tiny_llama_dir):
     res = score(STORIES, PROMPTS, model=str(tiny_llama_dir), scorers=[CreativeQuality(), OrderCalibration()],
-                n_bootstrap=0)
+                n_boot=0)
     parts = {k: res[k] for k in ("order_calibration", "calibrated_surprise", "surprise")}
     np.testing.assert_allclose(res["creative_quality"], creative_quality_values(parts, FITTED), rtol=1e-9)
 

@@ -54,7 +54,7 @@ def test_gemma_log_probs_equal_a_plain_transformers_pass(gemma):
 
 
 def test_gemma_signature_names_the_model_and_its_weights(gemma):
-    sig = score(STORIES[:1], PROMPTS[:1], model=gemma, scorers=[CreativeQuality()], n_bootstrap=0).signature.format()
+    sig = score(STORIES[:1], PROMPTS[:1], model=gemma, scorers=[CreativeQuality()], n_boot=0).signature.format()
     assert "gemma-3-270m-Q4_K_M@a5fd3b62230a" in sig  # the GGUF's sha256, as the issue states it
     assert "creative_quality(" in sig
 
@@ -63,15 +63,11 @@ def test_gemma_signature_names_the_model_and_its_weights(gemma):
 def test_creative_quality_alone_equals_batched_and_is_its_formula(which, request):
     backend = request.getfixturevalue("gemma" if which == "gemma" else "embedded_backend")
     scorers = [CreativeQuality(), OrderCalibration()]
-    kept = backend.batch_size  # the backends are shared with other tests: leave them as found
-    try:
-        batch = score(STORIES, PROMPTS, model=backend, scorers=scorers, batch_size=3, n_bootstrap=0)
-        for i in range(len(STORIES)):
-            alone = score(STORIES[i : i + 1], PROMPTS[i : i + 1], model=backend, scorers=scorers, batch_size=1,
-                          n_bootstrap=0)
-            assert alone["creative_quality"][0] == pytest.approx(batch["creative_quality"][i], rel=1e-5, abs=1e-6)
-    finally:
-        backend.batch_size = kept
+    batch = score(STORIES, PROMPTS, model=backend, scorers=scorers, batch_size=3, n_boot=0)
+    for i in range(len(STORIES)):
+        alone = score(STORIES[i : i + 1], PROMPTS[i : i + 1], model=backend, scorers=scorers, batch_size=1,
+                      n_boot=0)
+        assert alone["creative_quality"][0] == pytest.approx(batch["creative_quality"][i], rel=1e-5, abs=1e-6)
     parts = {k: batch[k] for k in ("order_calibration", "calibrated_surprise", "surprise")}
     np.testing.assert_allclose(batch["creative_quality"], creative_quality_values(parts, FITTED), rtol=1e-9)
 
@@ -91,6 +87,6 @@ def test_gemma_reproduces_the_validity_benchmark_rows(gemma):
     rows = sorted((r for r in rows if r["variant"] == "original"), key=lambda r: len(stories.loc[r["story_id"], "story"]))[:2]
     texts = [stories.loc[r["story_id"], "story"] for r in rows]
     res = score(texts, [stories.loc[r["story_id"], "prompt"] for r in rows], model=gemma,
-                scorers=[OrderCalibration()], n_bootstrap=0)
+                scorers=[OrderCalibration()], n_boot=0)
     for key in ("surprise", "calibrated_surprise", "order_calibration"):
         np.testing.assert_allclose(res[key], [r[key] for r in rows], atol=1e-4, err_msg=key)

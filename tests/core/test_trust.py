@@ -169,7 +169,7 @@ def test_windowed_scores_match_a_hand_built_reference_with_one_budget_per_text(r
     start = tok.bos_token_id if fixture == "tiny_llama_dir" else tok.eos_token_id  # what each tokenizer starts with
     text = " ".join(STORIES * 2)
     prompt = "A cat, rain and a letter."
-    res = score([text], [prompt], model=str(folder), max_length=64, stride=7, details=True, n_bootstrap=0)
+    res = score([text], [prompt], model=str(folder), max_length=64, stride=7, details=True, n_boot=0)
     rec = res.to_records()[0]
     ids = tok(text, add_special_tokens=False)["input_ids"]
     contexts = ["Text:\n", f"Prompt: {prompt}\nText:\n"]
@@ -183,16 +183,16 @@ def test_windowed_scores_match_a_hand_built_reference_with_one_budget_per_text(r
     np.testing.assert_allclose(rec["tokens"]["c"], c_ref, atol=1e-5)
     assert rec["calibrated_surprise"] == pytest.approx(float(np.mean(s_ref - c_ref)), abs=1e-5)
     # The default stride is half of what the window holds for this text.
-    auto = score([text], [prompt], model=str(folder), max_length=64, details=True, n_bootstrap=0).to_records()[0]
+    auto = score([text], [prompt], model=str(folder), max_length=64, details=True, n_boot=0).to_records()[0]
     s_auto = -reference_logprobs(model, tok, start, contexts[0], ids, window=(budget, budget // 2)) / LN2
     np.testing.assert_allclose(auto["tokens"]["s"], s_auto, atol=1e-5)
 
 
 def test_windowed_scores_do_not_depend_on_neighbours(tiny_model_dir):
     text = " ".join(STORIES * 2)
-    alone = score([text], [PROMPTS[0]], model=str(tiny_model_dir), max_length=64, n_bootstrap=0).to_records()[0]
+    alone = score([text], [PROMPTS[0]], model=str(tiny_model_dir), max_length=64, n_boot=0).to_records()[0]
     mixed = score([STORIES[1], text, STORIES[2]], [PROMPTS[1], PROMPTS[0], "A much longer prompt " * 2],
-                  model=str(tiny_model_dir), max_length=64, batch_size=2, n_bootstrap=0).to_records()[1]
+                  model=str(tiny_model_dir), max_length=64, batch_size=2, n_boot=0).to_records()[1]
     for key in ("calibrated_surprise", "surprise", "residual"):
         assert mixed[key] == pytest.approx(alone[key], abs=1e-5)
 
@@ -227,7 +227,7 @@ class _NoModel:
 @pytest.mark.parametrize(("settings", "message"), [
     (dict(seed="x"), r"`seed` to be an integer >= 0, got 'x'"),
     (dict(confidence="0.9"), r"`confidence` to be a number in \(0, 1\), got '0.9'"),
-    (dict(n_bootstrap=1.5), r"`n_bootstrap` to be an integer >= 0, got 1.5"),
+    (dict(n_boot=1.5), r"`n_boot` to be an integer >= 0, got 1.5"),
     (dict(normalisation="byte"), r"unknown setting\(s\) 'normalisation'; allowed: estimator, normalization"),
     (dict(details="yes"), r"`details` to be True or False, got 'yes'"),
     (dict(constraints=[{"foo": 1}, "p", "p"]), r"constraints\[0\]: ConstraintSet: got source 'foo'"),
@@ -259,7 +259,7 @@ def test_a_gate_must_be_a_judgement_in_the_unit_interval():
 
 # -- 4. composition cannot mix units ----------------------------------------------------------------------------
 def test_a_user_scorer_inherits_the_calls_units(tiny_backend):
-    res = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", details=True, n_bootstrap=0,
+    res = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", details=True, n_boot=0,
                 scorers=[CalibratedSurprise(), Length()])
     for text, rec in zip(STORIES, res.to_records()):
         tokens = rec["tokens"]
@@ -275,24 +275,24 @@ def test_a_user_scorer_inherits_the_calls_units(tiny_backend):
 
 def test_replacing_a_default_score_must_be_explicit(tiny_backend):
     with pytest.raises(InputValidationError, match=r"would replace the default score 'residual'; pass defaults=False"):
-        score(STORIES, PROMPTS, model=tiny_backend, scorers={"residual": CalibratedSurprise()}, n_bootstrap=0)
+        score(STORIES, PROMPTS, model=tiny_backend, scorers={"residual": CalibratedSurprise()}, n_boot=0)
     only = score(STORIES, PROMPTS, model=tiny_backend, scorers={"residual": CalibratedSurprise()}, defaults=False,
-                 n_bootstrap=0)
+                 n_boot=0)
     assert list(only.scores) == ["residual"]
-    full = score(STORIES, PROMPTS, model=tiny_backend, n_bootstrap=0)
+    full = score(STORIES, PROMPTS, model=tiny_backend, n_boot=0)
     np.testing.assert_allclose(only["residual"], full["calibrated_surprise"], atol=1e-12)
     assert only.signature["scorers"] == "residual=calibrated_surprise(estimator=pointwise,normalization=token)"
     # A scorer equal to the default of its name merges with it and signs as the defaults.
-    same = score(STORIES, PROMPTS, model=tiny_backend, scorers=[CalibratedSurprise()], n_bootstrap=0)
+    same = score(STORIES, PROMPTS, model=tiny_backend, scorers=[CalibratedSurprise()], n_boot=0)
     assert same.signature == full.signature and list(same.scores) == list(full.scores)
 
 
 def test_soft_gate_external_values_and_composites_follow_their_formulas(tiny_backend):
-    ref = score(STORIES, PROMPTS, model=tiny_backend, n_bootstrap=0)
+    ref = score(STORIES, PROMPTS, model=tiny_backend, n_boot=0)
     cs, s = ref["calibrated_surprise"], ref["surprise"]
     threshold = float(np.median(cs))  # the hard gate opens for some texts and closes for others
     verdicts = [1.0, 0.0, 0.5]
-    res = score(STORIES, PROMPTS, model=tiny_backend, n_bootstrap=0, scorers={
+    res = score(STORIES, PROMPTS, model=tiny_backend, n_boot=0, scorers={
         "hard": QuietGate(ConstraintFit(threshold=threshold), Surprise(), lam=0.5),
         "soft": SoftGate(CalibratedSurprise(), center=threshold, scale=0.1),
         "judged": QuietGate(External(verdicts, label="judge", bounds=(0, 1)), Surprise(), lam=1.0),
@@ -306,9 +306,9 @@ def test_soft_gate_external_values_and_composites_follow_their_formulas(tiny_bac
 
 
 def test_weighted_sum_members_inherit_units_too(tiny_backend):
-    byte = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", n_bootstrap=0)
+    byte = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", n_boot=0)
     w = WeightedSum({"cs": (CalibratedSurprise(), 1.0)}, {"cs": (0.0, 1.0)}, source="unit")
-    res = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", scorers=[w], n_bootstrap=0)
+    res = score(STORIES, PROMPTS, model=tiny_backend, normalization="byte", scorers=[w], n_boot=0)
     np.testing.assert_allclose(res["weighted"], byte["calibrated_surprise"], atol=1e-12)
 
 
@@ -323,15 +323,15 @@ def test_dimensions_and_profiles_take_the_settings_and_sign_them(tiny_model_dir)
     assert prof.signature["scorers"] == "profile(unit=sentence)" and prof.signature["norm"] == "sum"
     assert [p.information.sum() for p in prof] == pytest.approx(
         list(score(STORIES, PROMPTS, model=str(tiny_model_dir), max_length=64, normalization="sum",
-                   n_bootstrap=0)["calibrated_surprise"]), abs=1e-9)
+                   n_boot=0)["calibrated_surprise"]), abs=1e-9)
     with pytest.raises(InputValidationError, match=r"takes no 'normalization'"):
         profiles(STORIES, PROMPTS, model=str(tiny_model_dir), normalization="byte")
 
 
 def test_options_object_and_keywords_give_the_same_run(tiny_backend):
-    opts = ScoreOptions(normalization="word", seed=3, n_bootstrap=50)
+    opts = ScoreOptions(normalization="word", seed=3, n_boot=50)
     a = score(STORIES, PROMPTS, model=tiny_backend, options=opts)
-    b = score(STORIES, PROMPTS, model=tiny_backend, normalization="word", seed=3, n_bootstrap=50)
+    b = score(STORIES, PROMPTS, model=tiny_backend, normalization="word", seed=3, n_boot=50)
     assert a.to_records() == b.to_records() and a.signature == b.signature
     assert build_signature(tiny_backend, options=opts) == a.signature
     c = score(STORIES, PROMPTS, model=tiny_backend, options=opts, normalization="token")  # keywords override
@@ -357,7 +357,7 @@ def test_order_calibration_follows_its_definition(tiny_model_dir):
     from cqmetric.units import sentence_spans, token_unit_index
 
     text = "The cat sat on the mat. It purred. Then it slept by the door. Rain fell."
-    res = score([text, "A single sentence"], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_bootstrap=0)
+    res = score([text, "A single sentence"], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_boot=0)
     model, tok = AutoModelForCausalLM.from_pretrained(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir)
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = np.array(enc["input_ids"])
@@ -372,7 +372,7 @@ def test_order_calibration_follows_its_definition(tiny_model_dir):
     other_bits = -reference_logprobs(model, tok, 0, "Text:\n", other) / LN2
     assert res["order_calibration"][0] == pytest.approx(other_bits.mean() - own_bits.mean(), abs=1e-5)
     assert res["order_calibration"][1] == 0.0  # one unit: no other order
-    in_batch = score(["Rain fell.", text], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_bootstrap=0)
+    in_batch = score(["Rain fell.", text], model=str(tiny_model_dir), scorers=[OrderCalibration()], n_boot=0)
     assert in_batch["order_calibration"][1] == pytest.approx(res["order_calibration"][0], abs=1e-5)
     with pytest.raises(InputValidationError, match=r"OrderCalibration is defined on the observed tokens"):
         score([text], model=_NoModel(), scorers=[OrderCalibration()], estimator="expected")

@@ -98,15 +98,16 @@ def free_port() -> int:
 class VLLMServer:
     """A vLLM OpenAI-compatible server on 127.0.0.1 for one model folder; `start`, `kill` (SIGKILL), `stop`."""
 
-    def __init__(self, model_dir: Path, log: Path, *, port: int | None = None, max_model_len: int = 256) -> None:
-        self.model_dir, self.log, self.max_model_len = Path(model_dir), Path(log), max_model_len
+    def __init__(self, model_dir: Path, log: Path, *, port: int | None = None, max_model_len: int = 256,
+                 name: str = "tiny-llama") -> None:
+        self.model_dir, self.log, self.max_model_len, self.name = Path(model_dir), Path(log), max_model_len, name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 420.0) -> VLLMServer:
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
-               "--served-model-name", "tiny-llama", "--host", "127.0.0.1", "--port", str(self.port),
+               "--served-model-name", self.name, "--host", "127.0.0.1", "--port", str(self.port),
                "--dtype", "float32", "--max-model-len", str(self.max_model_len), "--no-enable-prefix-caching",
                "--no-enable-chunked-prefill"]
         with self.log.open("a") as fh:

@@ -41,7 +41,7 @@ def test_score_dataset_equals_score_with_two_actors(local_ray, tiny_model_dir):
     scored = score_dataset(ds, text_column="story", constraint_column="prompt", model=str(tiny_model_dir),
                            concurrency=2, num_cpus=1, rows_per_batch=5, batch_size=3)
     out = sorted(scored.take_all(), key=lambda r: r["id"])
-    expected = score(TEXTS, PROMPTS, model=str(tiny_model_dir), n_bootstrap=0)
+    expected = score(TEXTS, PROMPTS, model=str(tiny_model_dir), n_boot=0)
     assert [r["id"] for r in out] == list(range(len(rows)))  # every row once
     assert [r["story"] for r in out] == TEXTS  # the input columns come back unchanged
     for name in ("calibrated_surprise", "surprise", "residual"):
@@ -62,3 +62,23 @@ def test_score_dataset_checks_before_any_actor_starts(local_ray, tiny_model_dir)
         score_dataset(ds, text_column="story", model=str(tiny_model_dir))
     with pytest.raises(InputValidationError, match="normalization"):
         score_dataset(ds.drop_columns(["signature"]), text_column="story", normalization="lines")
+
+
+@pytest.mark.slow
+def test_ray_actors_read_the_embedded_folder_like_score(local_ray, embedded_backend):
+    # Each actor loads the converted folder by path and reads its rules itself (start token id 0): the same
+    # numbers and signature as score() with the embedded model, without anyone copying the rule by hand.
+    import ray.data
+
+    from cqmetric import score
+    from cqmetric.backends.embedded import embedded_model_dir
+    from cqmetric.integrations.ray import score_dataset
+
+    rows = [{"id": i, "story": t, "prompt": p} for i, (t, p) in enumerate(zip(TEXTS[:6], PROMPTS[:6]))]
+    scored = score_dataset(ray.data.from_items(rows, override_num_blocks=2), text_column="story",
+                           constraint_column="prompt", model=str(embedded_model_dir()[0]), concurrency=1, num_cpus=1)
+    out = sorted(scored.take_all(), key=lambda r: r["id"])
+    expected = score(TEXTS[:6], PROMPTS[:6], n_boot=0)
+    for name in ("calibrated_surprise", "surprise", "residual"):
+        np.testing.assert_allclose([r[name] for r in out], expected[name], atol=1e-5, rtol=0)
+    assert {r["signature"] for r in out} == {expected.signature.format()}

@@ -225,11 +225,11 @@ def test_the_api_key_is_sent_and_never_written(replay, tiny_llama_dir, monkeypat
     server = replay()
     backend = backend_for(server, tiny_llama_dir)
     assert set(server.auth) == {"Bearer sk-secret-123"}
-    res = score(["The cat sat on the mat."], ["Write about a cat."], model=backend, n_bootstrap=0)
+    res = score(["The cat sat on the mat."], ["Write about a cat."], model=backend, n_boot=0)
     visible = " ".join([repr(backend), str(backend.info), res.signature.format(), json.dumps(res.to_records())])
     assert "sk-secret" not in visible
+    backend = backend_for(server, tiny_llama_dir, max_retries=0)  # backends are immutable: a new one
     server.faults = ["500"] * 10
-    backend.max_retries = 0
     with pytest.raises(BackendError) as caught:
         backend.score([Request("Text:\n", tuple(ENGINE["requests"][0]["target_ids"]))])
     assert "sk-secret" not in str(caught.value)
@@ -265,6 +265,6 @@ def test_cli_scores_through_the_server(replay, tiny_llama_dir, tmp_path):
                  str(tiny_llama_dir), "-q"])
     assert code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    expected = score(texts, model=backend_for(server, tiny_llama_dir), n_bootstrap=0)
+    expected = score(texts, model=backend_for(server, tiny_llama_dir), n_boot=0)
     assert [r["surprise"] for r in rows] == pytest.approx(expected["surprise"].tolist(), abs=1e-12)
     assert all(r["signature"].startswith(f"model:vllm-server-{SERVER['version']['version']}:tiny-llama@") for r in rows)

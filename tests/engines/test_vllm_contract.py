@@ -148,14 +148,16 @@ def test_settings_that_change_numbers_are_signed_and_owned_ones_refused(fake_vll
     from cqmetric.backends.vllm import VLLMBackend
 
     fake = fake_vllm()
-    backend = VLLMBackend(tiny_llama_dir, dtype="bfloat16", max_length=128, tensor_parallel_size=2,
-                          enable_prefix_caching=True, gpu_memory_utilization=0.5)
+    backend = VLLMBackend(tiny_llama_dir, dtype="bfloat16", max_length=128, engine_kwargs=dict(
+        tensor_parallel_size=2, enable_prefix_caching=True, gpu_memory_utilization=0.5))
     version = RECORDED["vllm_version"]
     assert backend.info.model == f"vllm-{version}(enable_prefix_caching=True,tensor_parallel_size=2):{tiny_llama_dir.name}"
     assert backend.info.dtype == "bf16" and backend.info.max_length == 128
     assert fake.engine_kwargs["gpu_memory_utilization"] == 0.5 and fake.engine_kwargs["max_model_len"] == 129
     with pytest.raises(InputValidationError, match="cqmetric sets itself"):
-        VLLMBackend(tiny_llama_dir, trust_remote_code=True)
+        VLLMBackend(tiny_llama_dir, engine_kwargs={"trust_remote_code": True})
+    with pytest.raises(InputValidationError, match="unknown setting.*'tensor_parallel_size'"):
+        VLLMBackend(tiny_llama_dir, tensor_parallel_size=2)  # engine settings go in engine_kwargs
     with pytest.raises(InputValidationError, match="device"):
         VLLMBackend(tiny_llama_dir, device="cuda")
     with pytest.raises(InputValidationError, match="positions"):
@@ -164,20 +166,20 @@ def test_settings_that_change_numbers_are_signed_and_owned_ones_refused(fake_vll
 
 def test_score_refuses_the_expected_estimator_and_signs_the_engine(fake_vllm, tiny_llama_dir):
     from cqmetric import score
-    from cqmetric.api import _BACKENDS
-    from cqmetric.backends.hf import _weights_fingerprint
+    from cqmetric.backends.loading import weights_fingerprint
+    from cqmetric.backends.resolve import _BACKENDS
 
     fake_vllm()
     model = f"vllm:{tiny_llama_dir}"
     try:
         with pytest.raises(InputValidationError, match="full distribution"):
             score(["The cat sat on the mat."], ["Write about a cat."], model=model, estimator="expected")
-        res = score(["The cat sat on the mat."], ["Write about a cat."], model=model, n_bootstrap=0)
+        res = score(["The cat sat on the mat."], ["Write about a cat."], model=model, n_boot=0)
     finally:
         for key in [k for k in _BACKENDS if k[0] == model]:
             del _BACKENDS[key]
     assert res.signature["model"] == (f"vllm-{RECORDED['vllm_version']}:{tiny_llama_dir.name}@"
-                                      f"{_weights_fingerprint(tiny_llama_dir)}")
+                                      f"{weights_fingerprint(tiny_llama_dir)}")
 
 
 def test_a_missing_vllm_says_how_to_install_it(monkeypatch, tiny_llama_dir):

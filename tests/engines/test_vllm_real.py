@@ -71,16 +71,16 @@ def test_score_signature_names_engine_version_model_and_weights(engines, tiny_ll
     import vllm
 
     from cqmetric import score
-    from cqmetric.backends.hf import _weights_fingerprint
+    from cqmetric.backends.loading import weights_fingerprint
 
     vllm_backend, hf = engines
     prompts = ["Write about a cat.", "Write about the sea."] * 4
-    got = score(TEXTS, prompts, model=f"vllm:{tiny_llama_dir}", n_bootstrap=0)
-    expected = score(TEXTS, prompts, model=hf, n_bootstrap=0)
+    got = score(TEXTS, prompts, model=f"vllm:{tiny_llama_dir}", n_boot=0)
+    expected = score(TEXTS, prompts, model=hf, n_boot=0)
     for name in ("calibrated_surprise", "surprise", "residual"):
         np.testing.assert_allclose(got[name], expected[name], atol=1e-5, rtol=0)
     model_field = got.signature["model"]
-    assert model_field == f"vllm-{vllm.__version__}:{tiny_llama_dir.name}@{_weights_fingerprint(tiny_llama_dir)}"
+    assert model_field == f"vllm-{vllm.__version__}:{tiny_llama_dir.name}@{weights_fingerprint(tiny_llama_dir)}"
     assert got.signature["dtype"] == "fp32"
     assert got.signature["window"] == expected.signature["window"] == "255/auto"
 
@@ -89,4 +89,4 @@ def test_expected_estimator_is_refused(engines, tiny_llama_dir):
     from cqmetric import score
 
     with pytest.raises(InputValidationError, match="full distribution"):
-        score(TEXTS[:2], ["a", "b"], model=f"vllm:{tiny_llama_dir}", estimator="expected", n_bootstrap=0)
+        score(TEXTS[:2], ["a", "b"], model=f"vllm:{tiny_llama_dir}", estimator="expected", n_boot=0)

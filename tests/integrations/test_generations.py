@@ -36,7 +36,7 @@ def test_hand_built_log_probs_give_the_known_bits():
 def test_record_equals_score_of_the_same_text_and_prompt(tiny_model_dir, options):
     scorer = GenerationScorer(str(tiny_model_dir), **options)
     for text, prompt in zip(TEXTS, PROMPTS):
-        expected = score([text], [prompt], model=str(tiny_model_dir), aggregation="text", n_bootstrap=0, **options)
+        expected = score([text], [prompt], model=str(tiny_model_dir), aggregation="text", n_boot=0, **options)
         record = scorer(text, prompt)
         assert {k: record[k] for k in (*SCORE_NAMES, "n_tokens")} == expected.to_records()[0]
         assert record["signature"] == expected.signature.format()

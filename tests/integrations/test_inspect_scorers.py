@@ -144,7 +144,7 @@ def test_empty_outputs_are_unscored_and_left_out_of_the_means(tiny_model_dir, tm
         assert scores[i].metadata["empty_generation"] is True and scores[i].metadata["n_tokens"] == 0
     inputs = {s.id: s.input for s in log.samples}
     expected = score([outputs[i] for i in scored], [inputs[i] for i in scored], model=str(tiny_model_dir),
-                     aggregation="text", n_bootstrap=0)
+                     aggregation="text", n_boot=0)
     results = {r.name: r for r in log.results.scores}
     for name in SCORE_NAMES:
         assert [scores[i].value[name] for i in scored] == pytest.approx(list(expected[name]), abs=TOLERANCE)
@@ -181,7 +181,7 @@ def _check_log(log: dict, options: dict) -> None:
     assert all(s["completion"].strip() for s in samples), samples
     # the logged outputs and inputs, scored here in one batch
     expected = score([s["completion"] for s in samples], [s["input"] for s in samples], aggregation="text",
-                     n_bootstrap=0, **options)
+                     n_boot=0, **options)
     results = {r["name"]: r for r in log["results"]["scores"]}
     for name in SCORE_NAMES:
         values = [s["value"][name] for s in samples]

@@ -96,7 +96,7 @@ def test_process_results_scores_the_generation_against_the_doc_prompt():
     assert {k: out[k] for k in SCORE_NAMES} == {"calibrated_surprise": 1.0, "surprise": 3.0, "residual": 2.0}
     assert (out["n_tokens"], out["empty_generations"]) == (3, 0)
     assert out["signature"] == score(["A cat sat."], ["Write about a cat."], model=PrecomputedBackend.example(),
-                                     aggregation="text", n_bootstrap=0).signature.format()
+                                     aggregation="text", n_boot=0).signature.format()
 
 
 @pytest.mark.parametrize("generation", ["", "   \n"])
@@ -243,7 +243,7 @@ def test_python_api_with_empty_generations_and_an_own_task(prompts_file, tmp_pat
         samples = sorted(results["samples"][task], key=lambda s: s["doc_id"])
         assert [s["doc"] for s in samples] == PROMPTS  # every field of the prompt file reaches the doc
         expected = score([texts[i] for i in scored], [PROMPTS[i]["prompt"] for i in scored], aggregation="text",
-                         n_bootstrap=0, **options)
+                         n_boot=0, **options)
         assert got["empty_generations,none"] == 2
         assert [s["empty_generations"] for s in samples] == [0, 1, 0, 1, 0]
         for name in SCORE_NAMES:
@@ -282,7 +282,7 @@ def test_lm_eval_run_from_the_command_line(prompts_file, embedded_model_dir, off
     assert got["empty_generations,none"] == 0 and results["n-samples"][pack.TASK_NAME]["effective"] == 5
     # the logged generations and their prompts, scored here in one batch
     expected = score([s["generation"] for s in samples], [s["prompt"] for s in samples], aggregation="text",
-                     n_bootstrap=0)
+                     n_boot=0)
     for name in SCORE_NAMES:
         values = [s[name] for s in samples]
         assert values == pytest.approx(list(expected[name]), abs=TOLERANCE), name

@@ -108,7 +108,7 @@ def test_wilcoxon_matches_scipy(alternative):
     assert res.details["W"] == pytest.approx(ranks[d > 0].sum())
 
 
-def test_wilcoxon_bootstrap_ci_seeded():
+def test_wilcoxon_boot_ci_seeded():
     d = np.random.default_rng(6).normal(0.5, 1, 30)
     a = wilcoxon_test(d, n_boot=300, seed=1)
     assert a.ci == wilcoxon_test(d, n_boot=300, seed=1).ci

@@ -49,7 +49,7 @@ Examples:
     >>> from cqmetric.integrations import evaluate_module_path
     >>> metric = evaluate.load(evaluate_module_path())
     >>> results = metric.compute(predictions=["A cat sat."], references=["Write about a cat."],
-    ...                          model=PrecomputedBackend.example(), n_bootstrap=0)
+    ...                          model=PrecomputedBackend.example(), n_boot=0)
     >>> results["calibrated_surprise"], results["surprise"], results["residual"]
     ([1.0], [3.0], [2.0])
     >>> results["signature"].startswith("model:example@none|")

@@ -1,6 +1,9 @@
-"""Seeded resampling shared by the reliability functions: named random streams, bootstrap draws, percentile CIs.
+"""Seeded resampling shared by `score()` and the reliability functions: defaults, named random streams, bootstrap
+draws and percentile CIs.
 
-Conventions (they hold for every function in :mod:`cqmetric.reliability`):
+Conventions (they hold for `cqmetric.score` and every function in :mod:`cqmetric.reliability`):
+
+* The defaults are the same everywhere: ``n_boot=N_BOOT`` resamples, ``seed=SEED``, ``confidence=CONFIDENCE``.
 
 * A seed is a non-negative int (checked by :func:`cqmetric._validation.check_seed`); it becomes a
   :class:`numpy.random.Generator` through :class:`numpy.random.SeedSequence`. Independent streams for
@@ -22,11 +25,20 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "N_BOOT",
+    "SEED",
+    "CONFIDENCE",
     "child_rng",
     "percentile_ci",
     "scipy_percentile_ci",
     "cluster_indices",
 ]
+
+
+#: Bootstrap resamples, seed and interval level that every function of cqmetric defaults to.
+N_BOOT = 2000
+SEED = 12345
+CONFIDENCE = 0.95
 
 
 def child_rng(seed: int, *keys: str | int) -> np.random.Generator:
