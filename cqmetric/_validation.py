@@ -32,6 +32,20 @@ def check_positive_int(where: str, name: str, value: Any, *, minimum: int = 1) -
     return int(value)
 
 
+def check_bool(where: str, name: str, value: Any) -> bool:
+    """Return `value` if it is True or False (a string such as "no" is not: it would read as True).
+
+    Examples:
+        >>> check_bool("icc", "center_raters", "no")
+        Traceback (most recent call last):
+        ...
+        cqmetric.errors.InputValidationError: icc: expected `center_raters` to be True or False, got 'no'.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputValidationError(f"{where}: expected `{name}` to be True or False, got {value!r}.")
+    return bool(value)
+
+
 def check_finite_number(where: str, name: str, value: Any) -> float:
     """Return `value` as float if it is a finite real number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -299,6 +299,10 @@ def build_signature(
         >>> build_signature(PrecomputedBackend.example(), n_boot=0).format(short=True)[:40]
         'm:example@none|dt:n/a|st:none|win:none|t'
     """
+    if not isinstance(backend, LogProbBackend):
+        raise InputValidationError(
+            f"build_signature: expected a backend object (e.g. cqmetric.get_backend(model)), got "
+            f"{type(backend).__name__} ({backend!r:.60}).")
     opts = ScoreOptions.from_settings("build_signature", options, **settings)
     members = resolve_scorers("build_signature", scorers, constrained=constrained, estimator=opts.estimator,
                               normalization=opts.normalization, defaults=bool(defaults))
@@ -410,10 +414,23 @@ def profiles(
     return AnalysisResult(tuple(out), _signature(backend, opts, None, scorers_field=f"profile(unit={unit})"))
 
 
-def fit_norms(result: ScoreResult, names: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
-    """Reference (mean, std) of each named score in `result`, for `WeightedSum` standardisation."""
+def fit_norms(result: ScoreResult, names: Sequence[str] | str | None = None) -> dict[str, tuple[float, float]]:
+    """Reference (mean, std) of each named score in `result`, for `WeightedSum` standardisation.
+
+    Args:
+        result: a `ScoreResult` on a reference corpus, scored under the settings you will score with.
+        names: the scores to fit (one name or a list; default: every score in `result`).
+    """
+    where = "fit_norms"
+    if not isinstance(result, ScoreResult):
+        raise InputValidationError(f"{where}: expected a ScoreResult from score(), got {type(result).__name__}.")
+    names = [names] if isinstance(names, str) else list(names or result.scores)
+    unknown = [n for n in names if n not in result.scores]
+    if unknown:
+        raise InputValidationError(
+            f"{where}: got {unknown[0]!r}, which the result does not hold; expected one of {', '.join(result.scores)}.")
     out = {}
-    for name in names or list(result.scores):
+    for name in names:
         values = result.scores[name]
         std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
         out[name] = (float(np.mean(values)), std)

@@ -135,8 +135,11 @@ def _server_backend(args: argparse.Namespace, opts: Any) -> Any:
 
     if args.model is not None:
         raise InputValidationError("score: expected --model or --server, got both; --server scores with the server's model.")
-    if opts.model.device is not None:
-        raise InputValidationError("score: --device does not apply with --server (the server runs the model).")
+    for flag, value in (("--device", opts.model.device), ("--batch-size", opts.batch.batch_size),
+                        ("--batch-tokens", opts.batch.batch_tokens)):
+        if value is not None:
+            raise InputValidationError(f"score: {flag} does not apply with --server (the server runs and batches the "
+                                       "model).")
     return ServerBackend(args.server, model=args.server_model, tokenizer=args.tokenizer, settings=opts.model)
 
 
@@ -157,7 +160,9 @@ def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: st
         done = progress.load(hashes)
         _note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
     elif args.resume and out_path.exists():
-        done = io.reusable_rows(out_path, table, signature, chunk, added=_added_fields(args), where=where)
+        nullable = () if constraints is not None else ("calibrated_surprise", "residual")  # none without prompts
+        done = io.reusable_rows(out_path, table, signature, chunk, added=_added_fields(args), nullable=nullable,
+                                where=where)
         _note(f"resuming from {out_path} (no progress file): {len(done)} of {n} rows already there with these "
               "settings are kept.")
     elif args.resume:
@@ -244,6 +249,41 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
         print(text)
 
 
+def _check_output(args: argparse.Namespace, where: str, *, inputs: list[str]) -> None:
+    """`-o FILE` checked before any statistics run (a folder, a missing folder, an input file)."""
+    if args.output:
+        from cqmetric.io import check_output_path
+
+        check_output_path(args.output, inputs=inputs, where=where)
+
+
+def _warn_on_other_settings(a_tbl: Any, b_tbl: Any) -> None:
+    """Warn when two score files were made with settings that differ in more than the model (units, template...).
+
+    `compare` measures a model's effect: any other setting that differs (bits/token against bits/byte, another
+    template) makes the difference mean something else, so it is named.
+    """
+    from cqmetric.signature import Signature
+
+    def settings(tbl: Any) -> dict[str, str] | None:
+        values = {str(r.get("signature")) for r in tbl.rows if r.get("signature")}
+        if len(values) != 1:
+            return None
+        try:
+            found = Signature.parse(values.pop()).to_dict()
+        except InputValidationError:
+            return None
+        return {k: v for k, v in found.items() if k not in ("model", "version")}
+
+    a, b = settings(a_tbl), settings(b_tbl)
+    if a is None or b is None:
+        return
+    differ = [f"{k} ({a.get(k)} vs {b.get(k)})" for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    if differ:
+        _note(f"warning: the two files differ in more than the model: {', '.join(differ)}; the differences then "
+              "measure those settings too.")
+
+
 def _labels_for(where: str, field: str, option: str, keys: list[str], sources: list[tuple[Any, dict[str, list[int]]]]) -> list[str]:
     """One label per item from the first table that has `field`; all rows of an item must agree."""
     from cqmetric import io
@@ -275,6 +315,7 @@ def _report(args: argparse.Namespace) -> int:
 
     where = "report"
     report = _reliability("report")
+    _check_output(args, where, inputs=[args.scores, args.ratings])
     scores_tbl = io.read_table(args.scores, where=where)
     ratings_tbl = io.read_table(args.ratings, where=where)
     ids = io.index_by(scores_tbl, args.id_field, where=where, option="--id-field")
@@ -369,6 +410,11 @@ def _compare(args: argparse.Namespace) -> int:
 
     where = "compare"
     compare_models = _reliability("compare_models")
+    _check_output(args, where, inputs=[args.a, args.b])
+    if args.contrast and not args.group_field:
+        raise InputValidationError(
+            f"{where}: --contrast {' '.join(args.contrast)} compares two groups; expected --group-field naming the "
+            "group column, got none.")
     a_tbl = io.read_table(args.a, where=where)
     b_tbl = io.read_table(args.b, where=where)
     a_ids = io.index_by(a_tbl, args.id_field, where=where, option="--id-field")
@@ -390,6 +436,7 @@ def _compare(args: argparse.Namespace) -> int:
     for tbl in (a_tbl, b_tbl):
         if "signature" in tbl.fieldnames and len({str(r.get("signature")) for r in tbl.rows}) > 1:
             _note(f"warning: {tbl.path} mixes rows of several signatures (settings).")
+    _warn_on_other_settings(a_tbl, b_tbl)
     contrast = tuple(args.contrast) if args.contrast else None
     result = _run_statistics(
         where, compare_models, [a[a_ids[k]] for k in keys], [b[b_ids[k]] for k in keys], groups=groups,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +166,35 @@ class Template:
     labels: Mapping[str, str] = field(
         default_factory=lambda: {"intent": "Prompt", "audience": "Audience", "reality": "Facts"}
     )
+
+    def __post_init__(self) -> None:
+        where = "Template"
+        for name in ("name", "line", "suffix", "prefix"):
+            if not isinstance(getattr(self, name), str):
+                raise InputValidationError(
+                    f"{where}: expected `{name}` to be a str, got {type(getattr(self, name)).__name__}.")
+        if not self.name:
+            raise InputValidationError(f"{where}: expected a non-empty `name` (it goes into the signature), got ''.")
+        try:
+            placeholders = {f for _, f, _, _ in string.Formatter().parse(self.line) if f is not None}
+        except ValueError as exc:
+            raise InputValidationError(f"{where}: `line` {self.line!r} is not a format string ({exc}).") from None
+        unknown = sorted(placeholders - {"label", "text"})
+        if unknown:
+            raise InputValidationError(
+                f"{where}: expected `line` to use only {{label}} and {{text}}, got {', '.join('{' + u + '}' for u in unknown)}"
+                f" in {self.line!r}.")
+        if "text" not in placeholders:
+            raise InputValidationError(
+                f"{where}: expected `line` to contain {{text}} (where each statement goes), got {self.line!r}; "
+                "without it the constraints would never reach the model.")
+        if not isinstance(self.labels, Mapping):
+            raise InputValidationError(f"{where}: expected `labels` to be a dict source -> label, got {self.labels!r:.60}.")
+        missing = [src for src in SOURCES if not isinstance(self.labels.get(src), str)]
+        if missing:
+            raise InputValidationError(
+                f"{where}: expected a label (a str) for every source {', '.join(SOURCES)}, got none for "
+                f"{', '.join(missing)} in {dict(self.labels)!r}.")
 
     def render(self, constraints: ConstraintSet) -> str:
         """The context string for `constraints` (the empty set gives the unconstrained context)."""

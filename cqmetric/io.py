@@ -322,6 +322,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _csv_text(value: Any) -> str:
+    """A value as a CSV cell of this module's writer reads back (text)."""
+    cell = _cell(_json_safe(value))
+    return cell if isinstance(cell, str) else str(cell)
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -458,22 +464,26 @@ class OutputLock:
 
 
 def reusable_rows(path: Path, table: Table, signature: str, chunk_size: int, *, added: Sequence[str],
-                  where: str = "cqmetric") -> dict[int, dict[str, Any]]:
+                  nullable: Sequence[str] = (), where: str = "cqmetric") -> dict[int, dict[str, Any]]:
     """Rows of an existing output that a resumed run can keep: same input row, same signature, whole chunks.
 
     Used by `--resume` when no progress file exists (an output cut off by a copy, or a finished run resumed
-    with more rows). A row counts only when every input field is unchanged and its signature matches.
+    with more rows). A row counts only when every input field is unchanged (compared as the output's format
+    writes it: a CSV cell is text) and its signature matches, and every added field has a value, except those
+    `nullable` (empty by design, such as calibrated surprise without constraints).
     """
     try:
         old = read_table(path, where=where)
     except InputValidationError:
         return {}
+    as_written = (lambda v: _csv_text(v)) if file_format(path, where=where) == "csv" else (lambda v: v)  # noqa: E731
     found: dict[int, dict[str, Any]] = {}
     for i, row in enumerate(old.rows[: len(table)]):
         source = table.rows[i]
-        same_input = all(k in row and row[k] == v for k, v in source.items())
-        if same_input and row.get("signature") == signature and all(row.get(k) not in (None, "") for k in added):
-            found[i] = {k: row[k] for k in added}
+        same_input = all(k in row and as_written(row[k]) == as_written(v) for k, v in source.items())
+        filled = all(row.get(k) not in (None, "") for k in added if k not in nullable)
+        if same_input and row.get("signature") == signature and filled:
+            found[i] = {k: (None if row.get(k) == "" else row.get(k)) for k in added}
     complete: dict[int, dict[str, Any]] = {}
     for start in range(0, len(table), chunk_size):
         rows = range(start, min(start + chunk_size, len(table)))

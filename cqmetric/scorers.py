@@ -452,7 +452,12 @@ class External:
         values = tuple(check_finite_number("External", f"values[{i}]", v) for i, v in enumerate(self.values))
         object.__setattr__(self, "values", values)
         if self.bounds is not None:
+            if isinstance(self.bounds, (str, bytes)) or not hasattr(self.bounds, "__len__") or len(self.bounds) != 2:
+                raise InputValidationError(
+                    f"External: expected `bounds` to be a (low, high) pair or None, got {self.bounds!r:.60}.")
             low, high = (check_finite_number("External", "bounds", b) for b in self.bounds)
+            if not low <= high:
+                raise InputValidationError(f"External: expected `bounds` (low, high) with low <= high, got {self.bounds!r}.")
             outside = [i for i, v in enumerate(values) if not low <= v <= high]
             if outside:
                 raise InputValidationError(
@@ -563,15 +568,26 @@ class WeightedSum:
                 )
             _check_member("WeightedSum", f"members[{key!r}][0]", member[0])
             check_finite_number("WeightedSum", f"members[{key!r}][1]", member[1])
+        if not isinstance(self.norms, Mapping):
+            raise InputValidationError(
+                f"WeightedSum: expected `norms` to be a dict name -> (mean, std), got {self.norms!r:.80}.")
         missing = sorted(set(self.members) - set(self.norms))
         if missing:
             raise InputValidationError(
                 f"WeightedSum: expected reference norms for every member, got none for {missing}; "
                 "compute them with cqmetric.fit_norms(result) on a reference corpus."
             )
-        for key, (_, std) in self.norms.items():
+        checked = {}
+        for key, norm in self.norms.items():
+            if isinstance(norm, (str, bytes)) or not hasattr(norm, "__len__") or len(norm) != 2:
+                raise InputValidationError(
+                    f"WeightedSum: expected norms[{key!r}] to be a (mean, std) pair, got {norm!r:.60}.")
+            mean = check_finite_number("WeightedSum", f"norms[{key!r}] mean", norm[0])
+            std = check_finite_number("WeightedSum", f"norms[{key!r}] std", norm[1])
             if not std > 0:
                 raise InputValidationError(f"WeightedSum: expected a positive std for {key!r}, got {std!r}.")
+            checked[key] = (mean, std)
+        object.__setattr__(self, "norms", checked)
 
     @property
     def needs(self) -> frozenset[Need]:
@@ -627,6 +643,10 @@ def check_scorers(where: str, scorers: Any) -> dict[str, Scorer]:
         )
     out: dict[str, Scorer] = {}
     for key, scorer in items:
+        if isinstance(scorer, type):
+            raise InputValidationError(
+                f"{where}: expected scorer objects, got the class {scorer.__name__}; pass {scorer.__name__}() "
+                "(with parentheses).")
         if not isinstance(scorer, Scorer):
             raise InputValidationError(
                 f"{where}: expected each scorer to have name, needs, compute() and params(), got {scorer!r:.80}."

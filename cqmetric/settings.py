@@ -23,6 +23,7 @@ Examples:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -60,7 +61,7 @@ def check_value(where: str, name: str, value: Any, meta: dict[str, Any]) -> Any:
             raise InputValidationError(f"{where}: expected `{name}` to be True or False, got {value!r}.")
         return value
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
             raise InputValidationError(f"{where}: expected `{name}` to be a number in (0, 1), got {value!r}.")
         return float(value)
     if kind is not str:
@@ -73,10 +74,15 @@ def check_value(where: str, name: str, value: Any, meta: dict[str, Any]) -> Any:
 
 
 def check_fields(obj: Any, where: str) -> None:
-    """Check every field of a settings dataclass against its metadata (fields without metadata are skipped)."""
+    """Check every field of a settings dataclass against its metadata (fields without metadata are skipped).
+
+    A value of another accepted type is stored in its plain form (a numpy float as a float).
+    """
     for f in fields(obj):
         if "help" in f.metadata:
-            check_value(where, f.name, getattr(obj, f.name), f.metadata)
+            value = check_value(where, f.name, getattr(obj, f.name), f.metadata)
+            if value is not None and type(value) is not type(getattr(obj, f.name)):
+                object.__setattr__(obj, f.name, value)
 
 
 def _from_settings(cls: type, where: str, base: Any, settings: dict[str, Any]) -> Any:

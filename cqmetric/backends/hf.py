@@ -12,6 +12,7 @@ rounding (tested to 1e-5 nats), like batches of different sizes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import inspect
@@ -136,12 +137,12 @@ class HFBackend(FrontEndMixin, Immutable):
             name = name or rules.name or (path.name if path.exists() else str(model))
             weights = weights or rules.weights or weights_fingerprint(folder)
             model = loaded.to(target) if device_map is None else loaded
+            model.eval()  # cqmetric's own copy
         else:
             model = self._check_loaded(model, tokenizer, settings, device_map, where)
             rules = read_rules(local_folder_of(model), where=where)
             name = name or rules.name or getattr(model.config, "_name_or_path", None) or type(model).__name__
             weights = weights or _parameters_fingerprint(model)
-        model.eval()
         on_cpu = next(model.parameters()).device.type == "cpu"
 
         self._torch = torch
@@ -166,9 +167,23 @@ class HFBackend(FrontEndMixin, Immutable):
         )
         # The key/value cache goes in as `cache` (transformers 5.20 and later) or `past_key_values` (earlier).
         self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        self._use_head_path = self._check_head_path()
-        self._prefix_path_ok = self._check_prefix_path()
+        with self._eval_mode():
+            self._use_head_path = self._check_head_path()
+            self._prefix_path_ok = self._check_prefix_path()
         self._seal()
+
+    @contextlib.contextmanager
+    def _eval_mode(self) -> Any:
+        """Evaluation mode (no dropout) for the duration of a call; a model passed in training mode gets each of its
+        modules' own mode back afterwards (a model is scored mid-fine-tuning without being changed)."""
+        modes = [(m, m.training) for m in self.model.modules()] if self.model.training else []
+        if modes:
+            self.model.eval()
+        try:
+            yield
+        finally:
+            for module, training in modes:
+                module.training = training
 
     @staticmethod
     def _check_loaded(model: Any, tokenizer: Any, settings: ModelSettings, device_map: Any, where: str) -> Any:
@@ -310,11 +325,12 @@ class HFBackend(FrontEndMixin, Immutable):
 
             batches = tqdm(batches, desc="scoring", unit="batch", leave=False)
         memo: dict[str, Any] = {}  # the current shared context's states and cache (its batches come together)
-        for shared, rows in batches:
-            if shared:
-                self._score_shared(rows, logprobs, entropies, memo)
-            else:
-                self._score_plain(rows, logprobs, entropies)
+        with self._eval_mode():
+            for shared, rows in batches:
+                if shared:
+                    self._score_shared(rows, logprobs, entropies, memo)
+                else:
+                    self._score_plain(rows, logprobs, entropies)
         return [
             TokenLogProbs(
                 token_ids=np.asarray(r.target_ids, dtype=np.int64), logprobs=lp,

@@ -42,9 +42,9 @@ def _read_json(path: Path, where: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BackendError(f"{where}: cannot read {str(path)!r} as JSON ({exc}).") from None
+        raise ModelFolderError(f"{where}: cannot read {str(path)!r} as JSON ({exc}).") from None
     if not isinstance(data, dict):
-        raise BackendError(f"{where}: expected {str(path)!r} to hold a JSON object, got a {type(data).__name__}.")
+        raise ModelFolderError(f"{where}: expected {str(path)!r} to hold a JSON object, got a {type(data).__name__}.")
     return data
 
 
@@ -364,6 +364,12 @@ def convert_gguf(gguf: str | os.PathLike[str], *, name: str | None = None,
     gguf = Path(gguf)
     if not gguf.is_file():
         raise InputValidationError(f"model: expected a GGUF file, got {str(gguf)!r}, which does not exist.")
+    with gguf.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        raise InputValidationError(
+            f"model: expected a GGUF file (it starts with the bytes 'GGUF'), got {str(gguf)!r}, which is not a GGUF "
+            f"file (it starts with {magic!r}).")
     sha = file_sha256(gguf)
     # A folder saved by one major version of transformers may not load in another: one folder per major version.
     major = require("transformers", "hf").__version__.split(".")[0]

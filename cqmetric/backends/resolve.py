@@ -8,6 +8,7 @@ them is safe: a call's batching travels with the call, never on the backend.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from cqmetric.backends.base import LogProbBackend
@@ -58,7 +59,7 @@ def get_backend(model: Any = None, *, settings: ModelSettings | None = None, whe
 
         return HFBackend(model[0], model[1], settings=settings)
     if model is None or isinstance(model, (str, os.PathLike)):
-        key = (None if model is None else str(model), tuple(sorted(given.items())))
+        key = (_cache_key(model), tuple(sorted(given.items())))
         backend = _BACKENDS.get(key)
         if backend is None:
             backend = _BACKENDS[key] = _load(model, settings, where)
@@ -67,6 +68,17 @@ def get_backend(model: Any = None, *, settings: ModelSettings | None = None, whe
         f"{where}: expected `model` to be None (the embedded model), a local model path, a (model, tokenizer) "
         f"pair or a backend object, got {type(model).__name__} ({model!r:.60})."
     )
+
+
+def _cache_key(model: str | os.PathLike[str] | None) -> str | None:
+    """What identifies a model name across calls: a local path resolved (so "model" in another working folder is
+    another model), a hub id or a missing path as it is."""
+    if model is None:
+        return None
+    text = str(model)
+    prefix = "vllm:" if text.startswith("vllm:") else ""
+    path = Path(text[len(prefix):]).expanduser()
+    return prefix + str(path.resolve()) if path.exists() else text
 
 
 def _load(model: str | os.PathLike[str] | None, settings: ModelSettings, where: str) -> LogProbBackend:

@@ -237,7 +237,11 @@ class ServerBackend(FrontEndMixin, Immutable):
     # -- start-up checks --------------------------------------------------------------------------------
     def _served_model(self, model: str | None, where: str) -> tuple[str, int]:
         listing = self._request("GET", "/v1/models")
-        entries = [m for m in (listing or {}).get("data", []) if isinstance(m, dict) and m.get("id")]
+        if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
+            raise BackendError(
+                f"{where}: expected {self.base_url}/v1/models to answer an OpenAI model listing "
+                f"({{\"data\": [...]}}), got {str(listing)[:120]!r}; is this a vLLM (or compatible) server?")
+        entries = [m for m in listing["data"] if isinstance(m, dict) and m.get("id")]
         names = [m["id"] for m in entries]
         if model is None:
             if len(names) != 1:

@@ -52,6 +52,11 @@ class TokenizerFrontEnd:
             if len(with_special) > len(plain) and with_special[-len(plain):] == plain:
                 added = int(with_special[0])  # the tokenizer adds its own start token: use exactly that one
                 return added, f"tokenizer:{added}"
+        size = len(tok) if hasattr(tok, "__len__") else None
+        if explicit is not None and size is not None and not 0 <= explicit < size:
+            raise InputValidationError(
+                f"{self.where}: expected `start_token_id` to be an id of the tokenizer's vocabulary (0 to {size - 1}), "
+                f"got {explicit}.")
         fallback = explicit if explicit is not None else (
             tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id)
         if fallback is None:

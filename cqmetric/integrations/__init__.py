@@ -17,7 +17,8 @@ from typing import Any
 
 from cqmetric.errors import InputValidationError
 
-__all__ = ["evaluate_module_path", "evaluate_compute", "compute_signature", "settings_help", "EVALUATE_MODULE_NAME"]
+__all__ = ["evaluate_module_path", "evaluate_compute", "compute_signature", "settings_help", "check_metric_inputs",
+           "EVALUATE_MODULE_NAME"]
 
 EVALUATE_MODULE_NAME = "cqmetric_creativity"
 
@@ -36,6 +37,40 @@ def evaluate_module_path() -> str:
         True
     """
     return str(Path(__file__).resolve().parent / "hf_evaluate" / EVALUATE_MODULE_NAME)
+
+
+def check_metric_inputs(predictions: Any, references: Any) -> None:
+    """The evaluate metric's inputs, checked before evaluate stores them (its own errors name no fix).
+
+    Predictions must be a list of strings (a single string would be scored character by character); references,
+    when given, one prompt (a string, or None/"" for none) per prediction.
+
+    Examples:
+        >>> check_metric_inputs(["A text."], ["A prompt.", "Another."])
+        Traceback (most recent call last):
+        ...
+        cqmetric.errors.InputValidationError: cqmetric_creativity: expected one reference per prediction (1), got 2.
+    """
+    where = "cqmetric_creativity"
+    for name, value in (("predictions", predictions), ("references", references)):
+        if isinstance(value, str):
+            raise InputValidationError(
+                f"{where}: expected `{name}` to be a list of strings, got a single str; wrap it: [text]."
+            )
+    if predictions is None:
+        return
+    preds = list(predictions)
+    for i, p in enumerate(preds):
+        if not isinstance(p, str):
+            raise InputValidationError(f"{where}: expected `predictions[{i}]` to be a str, got {type(p).__name__} ({p!r:.40}).")
+    if references is not None:
+        refs = list(references)
+        if len(refs) != len(preds):
+            raise InputValidationError(f"{where}: expected one reference per prediction ({len(preds)}), got {len(refs)}.")
+        for i, r in enumerate(refs):
+            if r is not None and not isinstance(r, str):
+                raise InputValidationError(
+                    f"{where}: expected `references[{i}]` to be a prompt (str) or None, got {type(r).__name__}.")
 
 
 def _constraints(references: Sequence[Any] | None, n: int) -> list[str] | None:

@@ -39,11 +39,24 @@ class ScoreActor:
         self.constraint_column = constraint_column
         self.backend = get_backend(model, settings=options.model, where="score_dataset")
 
+    @staticmethod
+    def _column(batch: Any, column: str) -> list[str]:
+        """A column's values as texts; a missing value (None, NaN) or a non-text is an error naming its row."""
+        values = batch[column].tolist()
+        for k, value in enumerate(values):
+            if not isinstance(value, str):
+                row = {key: batch[key].iloc[k] for key in list(batch.columns)[:4]}
+                raise InputValidationError(
+                    f"score_dataset: expected column {column!r} to hold a text in every row, got {value!r} in the "
+                    f"row {row!r}; drop or fill such rows first (a missing text is never scored as the word 'None')."
+                )
+        return values
+
     def __call__(self, batch: Any) -> Any:
         from cqmetric.api import score
 
-        texts = [str(t) for t in batch[self.text_column].tolist()]
-        constraints = None if self.constraint_column is None else [str(c) for c in batch[self.constraint_column].tolist()]
+        texts = self._column(batch, self.text_column)
+        constraints = None if self.constraint_column is None else self._column(batch, self.constraint_column)
         result = score(texts, constraints, model=self.backend, options=self.options)
         batch = batch.copy()
         for name, values in result.scores.items():

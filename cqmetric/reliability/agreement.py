@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed, require
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed, require
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.ratings import center_matrix, ratings_matrix
@@ -182,7 +182,7 @@ def icc(
     settings = {
         "confidence": confidence,
         "ci": "F-distribution",
-        "center_raters": bool(center_raters),
+        "center_raters": check_bool(where, "center_raters", center_raters),
         "nan_policy": nan_policy,
     }
     if center_raters:
@@ -346,6 +346,7 @@ def krippendorff_alpha(
     n_boot = check_n_boot(where, n_boot)
     seed = check_seed(where, seed)
     confidence = check_confidence(where, confidence)
+    center_raters = check_bool(where, "center_raters", center_raters)
     if center_raters and level != "interval":
         raise InputValidationError(
             f"{where}: center_raters=True needs level='interval' (shifted ratings are not {level} data), got level={level!r}."
@@ -357,7 +358,7 @@ def krippendorff_alpha(
         raise InputValidationError(f"{where}: level='ratio' needs non-negative ratings, got minimum {np.nanmin(m)!r}.")
     settings = {
         "level": level,
-        "center_raters": bool(center_raters),
+        "center_raters": check_bool(where, "center_raters", center_raters),
         "n_boot": n_boot,
         "seed": seed,
         "confidence": confidence,

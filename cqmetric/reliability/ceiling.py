@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.protocol import build_protocol, correlation_settings
@@ -78,6 +78,7 @@ def human_ceiling(
         (0.8084, [0.9456, 0.7232, 0.7563])
     """
     where = "human_ceiling"
+    center_raters = check_bool(where, "center_raters", center_raters)
     nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     m = as_float_array(where, "ratings", ratings, ndim=2)
     n, k = m.shape

@@ -143,6 +143,10 @@ def compare_models(
             f"{where}: expected `scores_a` and `scores_b` of the same length, got len(scores_a)={a.size}, len(scores_b)={b.size}."
         )
     codes = labels = None
+    if contrast is not None and groups is None:
+        raise InputValidationError(
+            f"{where}: expected `groups` (one label per item) with contrast={contrast!r}, got groups=None; a "
+            "contrast compares two groups.")
     if groups is not None:
         codes, labels = encode_labels(where, "groups", groups, a.size)
         if len(labels) < 2:

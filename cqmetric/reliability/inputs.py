@@ -70,12 +70,21 @@ def encode_labels(where: str, name: str, labels: Any, n: int) -> tuple[np.ndarra
 
 
 def nan_mask(where: str, nan_policy: str, **arrays: np.ndarray | None) -> np.ndarray:
-    """Boolean mask of complete items; raises under nan_policy='raise' when any NaN is present."""
+    """Boolean mask of complete items; raises under nan_policy='raise' when any NaN is present.
+
+    NaN means "missing" (handled by the policy); an infinity is never a score or a rating, so it is refused.
+    """
     n = next(len(a) for a in arrays.values() if a is not None)
     ok = np.ones(n, dtype=bool)
     for name, a in arrays.items():
         if a is None:
             continue
+        infinite = np.isinf(a)
+        if infinite.any():
+            pos = np.flatnonzero(infinite.reshape(len(a), -1).any(axis=1))[:5].tolist()
+            raise InputValidationError(
+                f"{where}: expected finite values (or NaN for a missing one) in `{name}`, got {int(infinite.sum())} "
+                f"infinite value(s) at item(s) {pos}.")
         bad = np.isnan(a) if a.ndim == 1 else np.isnan(a).any(axis=tuple(range(1, a.ndim)))
         if bad.any() and nan_policy == "raise":
             pos = np.flatnonzero(bad)[:5].tolist()

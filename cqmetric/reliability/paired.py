@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, nan_mask
 from cqmetric.reliability.kernels import corr, p_from_t, permutation_pvalue
@@ -391,7 +391,7 @@ def wilcoxon_test(
     settings = {
         "alternative": alternative,
         "zero_method": zero_method,
-        "correction": bool(correction),
+        "correction": check_bool(where, "correction", correction),
         "exact": exact,
         "n_boot": n_boot,
         "seed": seed,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
+from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate
 from cqmetric.resampling import child_rng, scipy_percentile_ci
@@ -71,7 +71,7 @@ def pair_validation(
             f"{where}: expected `original` and `degraded` of the same length, got len(original)={o.size}, len(degraded)={g.size}."
         )
     settings = {
-        "higher_is_better": bool(higher_is_better),
+        "higher_is_better": check_bool(where, "higher_is_better", higher_is_better),
         "alternative": alternative,
         "ties": "excluded",
         "n_boot": n_boot,

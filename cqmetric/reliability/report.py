@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import as_float_array
+from cqmetric._validation import as_float_array, check_bool
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.ceiling import human_ceiling
 from cqmetric.reliability.correlation import correlation
@@ -133,7 +133,7 @@ def _ratings_by_criterion(where: str, ratings: Any, criteria: Sequence[str] | No
     if isinstance(ratings, Mapping):
         out = {}
         for k, v in ratings.items():
-            arr = np.asarray(v, dtype=float)
+            arr = as_float_array(where, f"ratings[{k!r}]", v, ndim=np.ndim(v))
             if arr.ndim not in (1, 2):
                 raise InputValidationError(
                     f"{where}: expected ratings[{k!r}] of shape (n,) or (n, raters), got {arr.shape}."
@@ -144,7 +144,7 @@ def _ratings_by_criterion(where: str, ratings: Any, criteria: Sequence[str] | No
                 f"{where}: `criteria` is taken from the keys of a ratings mapping; pass criteria=None."
             )
         return out
-    arr = as_float_array(where, "ratings", ratings, ndim=np.asarray(ratings, dtype=float).ndim)
+    arr = as_float_array(where, "ratings", ratings, ndim=np.ndim(ratings))
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:
@@ -214,6 +214,8 @@ def report(
         (0.958, 0.815)
     """
     where = "report"
+    ceiling = check_bool(where, "ceiling", ceiling)
+    center_raters = check_bool(where, "center_raters", center_raters)
     by_crit = _ratings_by_criterion(where, ratings, criteria)
     n = next(iter(by_crit.values())).shape[0]
     for c, m in by_crit.items():

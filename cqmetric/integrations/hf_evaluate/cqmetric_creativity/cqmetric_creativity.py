@@ -3,7 +3,6 @@
 import datasets
 import evaluate
 
-import cqmetric.errors
 import cqmetric.integrations
 
 
@@ -101,9 +100,5 @@ class CqmetricCreativity(evaluate.Metric):
 
 
 def _check_lists(predictions, references):
-    """Strings are sequences too: one given where a list belongs would be scored character by character."""
-    for name, value in (("predictions", predictions), ("references", references)):
-        if isinstance(value, str):
-            raise cqmetric.errors.InputValidationError(
-                f"cqmetric_creativity: expected `{name}` to be a list of strings, got a single str; wrap it: [text]."
-            )
+    """The inputs checked by cqmetric before evaluate stores them (a clear error naming what arrived)."""
+    cqmetric.integrations.check_metric_inputs(predictions, references)
