@@ -36,6 +36,14 @@ from cqmetric._validation import NAN_POLICIES, check_option, check_positive_int,
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.judgements import JudgedPairs, as_score_map, judged_pairs, score_diffs
+from cqmetric.reliability.preference_kernels import (
+    accuracy_ci,
+    item_sums,
+    pair_credits,
+    per_judge,
+    ratio_replicates,
+    sign_flip_null,
+)
 from cqmetric.reliability.preference_results import AccuracyCell, PreferenceComparison, PreferenceResult
 from cqmetric.reliability.resampling import child_rng, cluster_counts, percentile_ci
 
@@ -53,79 +61,6 @@ SCORE_TIES = ("half", "drop", "loss")
 PVALUES = ("permutation", "bootstrap", "none")
 DEFAULT_LENGTH_TOLERANCE = 0.10
 DEFAULT_LENGTH_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
-
-
-# -- the arithmetic -----------------------------------------------------------------------------------------
-
-
-def pair_credits(margin: np.ndarray, tie: np.ndarray, *, judgement_ties: str, score_ties: str,
-                 tie_name: str = "score", absent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Credit per judged pair (1 agree, 0 disagree, 0.5 a credited tie), which pairs count, and the counts.
-
-    `margin` is the prediction's preference for the judged winner (score(winner) - score(loser), or the other
-    judges' net votes); NaN margins are dropped first, then pairs without a prediction (`absent`), then judgement
-    ties (``"drop"``), then prediction ties (``"drop"``). ``used`` = judged minus every dropped count.
-
-    Examples:
-        >>> credit, keep, counts = pair_credits(np.array([1.0, -2.0, 0.0, 3.0]), np.array([False, False, False, True]),
-        ...                                     judgement_ties="drop", score_ties="half")
-        >>> credit[keep].tolist(), counts["used"], counts["dropped_judgement_ties"]
-        ([1.0, 0.0, 0.5], 3, 1)
-    """
-    n = margin.size
-    keep = np.ones(n, dtype=bool)
-    credit = np.zeros(n)
-    counts: dict[str, int] = {"judged": n}
-    nan = np.isnan(margin)
-    counts["dropped_nan"] = int(nan.sum())
-    keep &= ~nan
-    if absent is not None:
-        counts["dropped_no_other_judge"] = int((absent & keep).sum())
-        keep &= ~absent
-    jt = tie & keep
-    counts["judgement_ties"] = int(tie.sum())
-    if judgement_ties == "drop":
-        counts["dropped_judgement_ties"] = int(jt.sum())
-        keep &= ~tie
-    else:
-        counts["dropped_judgement_ties"] = 0
-        credit[jt] = 0.5
-    decided = keep & ~tie
-    with np.errstate(invalid="ignore"):
-        credit[decided & (margin > 0)] = 1.0
-        st = decided & (margin == 0)
-    counts[f"{tie_name}_ties"] = int(st.sum())
-    if score_ties == "half":
-        credit[st] = 0.5
-    if score_ties == "drop":
-        keep &= ~st
-        counts[f"dropped_{tie_name}_ties"] = int(st.sum())
-    else:
-        counts[f"dropped_{tie_name}_ties"] = 0
-    counts["used"] = int(keep.sum())
-    return credit, keep, counts
-
-
-def item_sums(pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item credit sums and pair counts over the kept pairs (all items, zeros where none is kept)."""
-    g = len(pairs.items)
-    return (np.bincount(pairs.item[keep], weights=credit[keep], minlength=g),
-            np.bincount(pairs.item[keep], minlength=g).astype(float))
-
-
-def ratio_replicates(counts: np.ndarray, sums: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Accuracy on each bootstrap replicate: (counts @ sums) / (counts @ n); NaN where no pair was drawn."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (counts @ sums) / (counts @ n)
-
-
-def sign_flip_null(sa: np.ndarray, na: np.ndarray, sb: np.ndarray, nb: np.ndarray, flips: np.ndarray) -> np.ndarray:
-    """acc_a - acc_b with the two scorers' per-item sums swapped in the items where `flips` is 1."""
-    keep = 1 - flips
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = (keep @ sa + flips @ sb) / (keep @ na + flips @ nb)
-        b = (keep @ sb + flips @ sa) / (keep @ nb + flips @ na)
-    return a - b
 
 
 # -- shared checks ------------------------------------------------------------------------------------------
@@ -181,21 +116,6 @@ def _no_pairs(where: str, counts: dict[str, int]) -> InputValidationError:
     )
 
 
-def _accuracy(pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray, boot: np.ndarray | None,
-              confidence: float) -> tuple[float, tuple[float, float] | None, int, int]:
-    s, n = item_sums(pairs, credit, keep)
-    est = float(s.sum() / n.sum()) if n.sum() else float("nan")
-    ci = None if boot is None else percentile_ci(ratio_replicates(boot, s, n), confidence)
-    return est, ci, int(n.sum()), int((n > 0).sum())
-
-
-def _per_judge(pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray) -> dict[str, float]:
-    g = len(pairs.judges)
-    s = np.bincount(pairs.judge[keep], weights=credit[keep], minlength=g)
-    n = np.bincount(pairs.judge[keep], minlength=g)
-    return {str(j): float(s[k] / n[k]) for k, j in enumerate(pairs.judges) if n[k]}
-
-
 def _length_cells(where: str, lengths: Any, pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray,
                   boot: np.ndarray | None, confidence: float, tolerance: Any, bins: Any) -> tuple[list[AccuracyCell], dict[str, Any]]:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating)) or not 0 < tolerance <= 1:
@@ -226,7 +146,7 @@ def _length_cells(where: str, lengths: Any, pairs: JudgedPairs, credit: np.ndarr
         masks.append((f"[{lo:g}, {hi:g}{']' if last else ')'}", inside))
     cells = []
     for label, mask in masks:
-        est, ci, n_pairs, n_items = _accuracy(pairs, credit, keep & mask, boot, confidence)
+        est, ci, n_pairs, n_items = accuracy_ci(pairs, credit, keep & mask, boot, confidence)
         cells.append(AccuracyCell(label, est, ci, n_pairs, n_items))
     outside = int((keep & ~((rel >= edges[0]) & (rel <= edges[-1]))).sum())
     return cells, {"length_tolerance": tol, "length_bins": tuple(float(e) for e in edges),
@@ -314,7 +234,7 @@ def preference_agreement(
     if not keep.any():
         raise _no_pairs(where, counts)
     boot = _bootstrap_counts(where, pairs, n_boot, seed)
-    est, ci, n_pairs, n_items = _accuracy(pairs, credit, keep, boot, confidence)
+    est, ci, n_pairs, n_items = accuracy_ci(pairs, credit, keep, boot, confidence)
     details: dict[str, Any] = {"source": pairs.source}
     cells: list[AccuracyCell] = []
     if lengths is not None:
@@ -322,8 +242,8 @@ def preference_agreement(
         details.update(extra)
     if boot is not None:
         details["n_boot_undefined"] = int(np.sum(~np.isfinite(ratio_replicates(boot, *item_sums(pairs, credit, keep)))))
-    per_judge = _per_judge(pairs, credit, keep)
-    return PreferenceResult("pairwise_accuracy", est, ci, n_pairs, n_items, len(per_judge), counts, per_judge,
+    by_judge = per_judge(pairs, credit, keep)
+    return PreferenceResult("pairwise_accuracy", est, ci, n_pairs, n_items, len(by_judge), counts, by_judge,
                             tuple(cells), settings, details)
 
 
@@ -494,10 +414,10 @@ def preference_ceiling(
     if not keep.any():
         raise _no_pairs(where, counts)
     boot = _bootstrap_counts(where, pairs, n_boot, seed)
-    est, ci, n_pairs, n_items = _accuracy(pairs, credit, keep, boot, confidence)
-    per_judge = _per_judge(pairs, credit, keep)
+    est, ci, n_pairs, n_items = accuracy_ci(pairs, credit, keep, boot, confidence)
+    by_judge = per_judge(pairs, credit, keep)
     details: dict[str, Any] = {"source": pairs.source}
     if boot is not None:
         details["n_boot_undefined"] = int(np.sum(~np.isfinite(ratio_replicates(boot, *item_sums(pairs, credit, keep)))))
-    return PreferenceResult("judge_ceiling", est, ci, n_pairs, n_items, len(per_judge), counts, per_judge, (),
+    return PreferenceResult("judge_ceiling", est, ci, n_pairs, n_items, len(by_judge), counts, by_judge, (),
                             settings, details)

@@ -22,7 +22,7 @@ from cqmetric.reliability import (
     preference_difference,
 )
 from cqmetric.reliability.judgements import judged_pairs
-from cqmetric.reliability.preference import ratio_replicates
+from cqmetric.reliability.preference_kernels import ratio_replicates
 from cqmetric.reliability.resampling import child_rng, cluster_counts
 
 # Two items, two judges. ann ranks q1 a > b > c and q2 d > e; bob ranks q1 a = b > c (a tie) and q2 e > d.
