@@ -30,8 +30,9 @@ Where each number is computed:
 * ``paired.py`` — Williams, Wilcoxon, sign test, d_z; ``compare.py`` — :func:`compare_models`;
   ``pairs.py`` — :func:`pair_validation`.
 * ``judgements.py`` — rankings and pairwise judgements into judged pairs; ``preference.py`` — pairwise
-  accuracy, paired difference, judges' ceiling (arithmetic in ``preference_kernels.py``); ``bradley_terry.py`` — systems; ``preference_report.py`` —
-  :func:`preference_report`; ``preference_results.py`` — their result classes.
+  accuracy, paired difference, judges' ceiling (their arithmetic: ``preference_kernels.py``);
+  ``bradley_terry.py`` — systems; ``preference_report.py`` — :func:`preference_report`;
+  ``preference_results.py`` — their result classes.
 * ``results.py`` — the result classes; ``resampling.py`` — seeded streams, bootstrap draws, percentile CIs;
   ``inputs.py`` — the checks at the boundary.
 """

@@ -144,7 +144,7 @@ class PreferenceResult(JSONResult):
             ("counts", ", ".join(f"{k}={v}" for k, v in c.items() if k not in ("judged", "used"))),
             ("settings", _settings_str(self.settings)),
         ]
-        out = format_grid(["field", "value"], rows, title=f"{self.statistic} (pairwise, ties per settings)",
+        out = format_grid(["field", "value"], rows, title=f"{self.statistic} (each judge's each pair once)",
                           align_right=False)
         if self.length_control:
             out += "\n" + format_grid(["length-controlled pairs", "accuracy", _conf(self.settings), "pairs", "items"],
