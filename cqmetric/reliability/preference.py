@@ -116,10 +116,15 @@ def _no_pairs(where: str, counts: dict[str, int]) -> InputValidationError:
     )
 
 
-def _length_cells(where: str, lengths: Any, pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray,
-                  boot: np.ndarray | None, confidence: float, tolerance: Any, bins: Any) -> tuple[list[AccuracyCell], dict[str, Any]]:
+def _check_tolerance(where: str, tolerance: Any) -> float:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating)) or not 0 < tolerance <= 1:
         raise InputValidationError(f"{where}: expected `length_tolerance` in (0, 1], e.g. 0.1, got {tolerance!r}.")
+    return float(tolerance)
+
+
+def _length_cells(where: str, lengths: Any, pairs: JudgedPairs, credit: np.ndarray, keep: np.ndarray,
+                  boot: np.ndarray | None, confidence: float, tolerance: Any, bins: Any) -> tuple[list[AccuracyCell], dict[str, Any]]:
+    tolerance = _check_tolerance(where, tolerance)
     edges = np.asarray(bins, dtype=float) if not isinstance(bins, str) else np.array([])
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0) or edges[0] < 0 or edges[-1] > 1:
         raise InputValidationError(
@@ -227,7 +232,7 @@ def preference_agreement(
         "nan_policy": nan_policy,
     }
     if lengths is not None:
-        settings["length_tolerance"] = float(length_tolerance)
+        settings["length_tolerance"] = _check_tolerance(where, length_tolerance)
     credit, keep, counts = pair_credits(margin, pairs.tie, judgement_ties=judgement_ties, score_ties=score_ties)
     if _nan_first(where, nan_policy, margin, "scores"):
         return PreferenceResult("pairwise_accuracy", float("nan"), None, 0, 0, 0, counts, {}, (), settings, {})

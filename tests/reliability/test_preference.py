@@ -324,6 +324,8 @@ def test_mismatched_lengths_and_wrong_columns():
         preference_agreement(SCORES, RANKINGS, higher_is_better="no", n_boot=0)
     with pytest.raises(InputValidationError, match="length_bins"):
         preference_agreement(SCORES, RANKINGS, lengths=SCORES, length_bins=(0.5, 0.1), n_boot=0)
+    with pytest.raises(InputValidationError, match="length_tolerance` in"):
+        preference_agreement(SCORES, RANKINGS, lengths=SCORES, length_tolerance="0.1", n_boot=0)
     with pytest.raises(InputValidationError, match="positive finite lengths"):
         preference_agreement(SCORES, RANKINGS, lengths={**SCORES, "d": 0.0}, n_boot=0)
 
