@@ -220,7 +220,7 @@ class BradleyTerryResult(JSONResult):
         systems: System labels, strongest first.
         strengths: log-strength per system, centred to mean 0 (P(i beats j) = 1 / (1 + exp(s_j - s_i))).
         ci: Item-clustered bootstrap CI per system (empty without resampling).
-        wins: wins[i][j] = (weighted) times system i was preferred to system j, in ``systems`` order.
+        wins: ``wins[i][j]`` = (weighted) times system i was preferred to system j, in ``systems`` order.
         n_comparisons: Judged pairs used (between two different systems).
         log_likelihood: At the fitted strengths (without the ridge term).
         counts: ``judged``, ``judgement_ties`` (used as half a win each way, or dropped), ``dropped_same_system``.
