@@ -10,6 +10,9 @@ as the working directory. An HTML comment on the line before a block changes tha
     <!-- docs-test: output -->                   before a ```text block: what the last ```python block above it
                                                  prints (compared as doctest does, with ELLIPSIS: ... matches anything)
 
+A maintainer whose change alters what pages print runs the docs tests with CQMETRIC_DOCS_UPDATE=1: each output
+block that differs is rewritten with what its code printed (the test still fails, so the diff gets reviewed).
+
 Examples check what they print: a python block that prints must be followed by its output block, unless it is
 marked skip (`test_printing_blocks_show_their_output` reads the code; `test_code_blocks_run` checks what ran).
 Pages with a block that needs the embedded model load the real model, so their run is marked `slow`.
@@ -55,6 +58,7 @@ class Block:
     code: str
     marker: tuple[str, str] | None  # ("skip", reason) or ("requires", name)
     output: str | None = None  # what the block prints, from the ```text block marked "output" after it
+    output_span: tuple[int, int, str] | None = None  # the output block's body lines [start, end) and indent
 
 
 def extract_blocks(text: str, page: str = "<page>") -> list[Block]:
@@ -79,6 +83,7 @@ def extract_blocks(text: str, page: str = "<page>") -> list[Block]:
             if lang in ("python", "py") or not blocks:
                 raise AssertionError(f"{page}:{k}: an output marker goes before a text block that follows python")
             blocks[-1].output = "\n".join(body) + "\n"
+            blocks[-1].output_span = (k + 1, end, indent)
         elif lang in ("python", "py"):
             marker = None
             if found:
@@ -215,6 +220,7 @@ def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
     ran = 0
+    updates: list[tuple[int, int, str, str]] = []  # output blocks to rewrite, with CQMETRIC_DOCS_UPDATE=1
     for n, block in enumerate(extract_blocks(page.read_text(encoding="utf-8"), rel), 1):
         if block.marker and block.marker[0] == "skip":
             continue
@@ -231,12 +237,22 @@ def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch):
         got = "".join(line.rstrip() + "\n" for line in printed.getvalue().splitlines())
         if block.output is not None:
             if not doctest.OutputChecker().check_output(block.output, got, doctest.ELLIPSIS):
+                if os.environ.get("CQMETRIC_DOCS_UPDATE") == "1":  # a maintainer regenerating the pages' outputs
+                    updates.append((*block.output_span, got))
+                    continue
                 pytest.fail(f"{rel}, block {n} at line {block.line} printed\n{got}--- but the page shows ---\n"
                             f"{block.output}", pytrace=False)
         elif got.strip() and str(page.relative_to(DOCS)) not in OUTPUT_PENDING:
             pytest.fail(f"{rel}, block {n} at line {block.line} printed\n{got}--- but has no output block; add "
                         "'<!-- docs-test: output -->' and a ```text block after it", pytrace=False)
         ran += 1
+    if updates:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for start, end, indent, got in sorted(updates, reverse=True):
+            lines[start:end] = [indent + line if line else line for line in got.rstrip("\n").split("\n")]
+        page.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        pytest.fail(f"{rel}: rewrote {len(updates)} output block(s) (CQMETRIC_DOCS_UPDATE=1); review the diff",
+                    pytrace=False)
 
 
 # -- building the site --------------------------------------------------------------------------------------
