@@ -22,7 +22,13 @@ from cqmetric.api import (
     profiles,
     score,
 )
-from cqmetric.constraints import CHAT_TEMPLATE, DEFAULT_TEMPLATE, Constraint, ConstraintSet, Template
+from cqmetric.constraints import (
+    CHAT_TEMPLATE,
+    DEFAULT_TEMPLATE,
+    Constraint,
+    ConstraintSet,
+    Template,
+)
 from cqmetric.errors import (
     BackendError,
     CQMetricError,
@@ -33,6 +39,8 @@ from cqmetric.errors import (
     MissingDependencyError,
     ModelFolderError,
 )
+from cqmetric.options import ScoreOptions
+from cqmetric.recommended import CreativeQuality
 from cqmetric.scorers import (
     CalibratedSurprise,
     ConstraintFit,
@@ -47,8 +55,6 @@ from cqmetric.scorers import (
     Surprise,
     WeightedSum,
 )
-from cqmetric.options import ScoreOptions
-from cqmetric.recommended import CreativeQuality
 from cqmetric.signature import Signature
 from cqmetric.version import __version__
 

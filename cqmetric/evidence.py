@@ -1,6 +1,7 @@
 """Gather the model evidence that scorers read: every distinct (context, text) pair is scored once.
 
-This is the only module that calls a backend. It renders each needed context with the template, collects the
+This is the only module that calls a backend. What it builds (`Evidence`, and the `Need`s scorers declare) lives in
+`cqmetric.types`. It renders each needed context with the template, collects the
 requests of all texts and all scorers, removes duplicates, asks the backend once, and hands every scorer the
 same per-token arrays (in bits).
 """
@@ -8,7 +9,6 @@ same per-token arrays (in bits).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,66 +17,13 @@ from cqmetric.constraints import ConstraintSet, Template
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
 from cqmetric.settings import BatchPolicy
-from cqmetric.types import Request, TokenizedText
-from cqmetric.units import fixed_token_units, reordered_tokens, token_unit_index, unit_spans
-
-
-@dataclass(frozen=True)
-class Need:
-    """One kind of evidence a scorer reads: "constrained", "entropy", ("dimensions", by), ("units", kind),
-    ("reordered", kind): the text with its units in another order (`cqmetric.units.reordered_tokens`)."""
-
-    kind: str
-    option: str | None = None
-
-
-CONSTRAINED = Need("constrained")
-ENTROPY = Need("entropy")
-
-
-@dataclass
-class Evidence:
-    """Everything the model said about one text, in bits. Scorers read it and never call the model.
-
-    Attributes:
-        tokens: the text tokenized once; these ids are scored in every context.
-        constraints: the constraint set (None when scoring surprise only).
-        s: per-token surprisal without constraints.
-        c: per-token surprisal under the full constraint set (None without constraints).
-        h0, hy: per-token prediction entropy without / with constraints (only when entropy was asked).
-        subsets: per grouping ("source"/"aspect"), per subset of dimensions, per-token surprisal under it.
-        units: per unit kind, (spans, unit index per token, per-unit surprisal when scored alone).
-        reordered: per unit kind, per-token surprisal of the text with its units in another order (None when
-            it has fewer than two units), without constraints.
-        index: the text's position in the call (for values given per text, such as a judge's verdicts).
-    """
-
-    tokens: TokenizedText
-    constraints: ConstraintSet | None
-    s: np.ndarray
-    c: np.ndarray | None = None
-    h0: np.ndarray | None = None
-    hy: np.ndarray | None = None
-    subsets: dict[str, dict[frozenset[str], np.ndarray]] = field(default_factory=dict)
-    units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
-    reordered: dict[str, np.ndarray | None] = field(default_factory=dict)
-    index: int = 0
-
-    @property
-    def text(self) -> str:
-        return self.tokens.text
-
-    @property
-    def n_tokens(self) -> int:
-        return self.tokens.n_tokens
-
-    @property
-    def n_bytes(self) -> int:
-        return len(self.text.encode("utf-8"))
-
-    @property
-    def n_words(self) -> int:
-        return len(self.text.split())
+from cqmetric.types import CONSTRAINED, ENTROPY, Evidence, Need, Request, TokenizedText
+from cqmetric.units import (
+    fixed_token_units,
+    reordered_tokens,
+    token_unit_index,
+    unit_spans,
+)
 
 
 def split_units(tokens: TokenizedText, kind: str) -> tuple[list[tuple[int, int]], np.ndarray]:

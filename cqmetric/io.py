@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from cqmetric.errors import InputValidationError
+from cqmetric.serialization import jsonable
 
 __all__ = [
     "FORMATS",
@@ -329,9 +330,7 @@ def _csv_text(value: Any) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return jsonable(value)  # the package's one JSON policy: NaN and infinities as null
 
 
 def write_table(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], *,

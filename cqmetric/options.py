@@ -27,7 +27,14 @@ from cqmetric.constraints import DEFAULT_TEMPLATE, Template
 from cqmetric.errors import InputValidationError
 from cqmetric.information import NORMALIZATIONS
 from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED
-from cqmetric.settings import BATCH_FIELDS, MODEL_FIELDS, BatchPolicy, ModelSettings, check_fields, setting
+from cqmetric.settings import (
+    BATCH_FIELDS,
+    MODEL_FIELDS,
+    BatchPolicy,
+    ModelSettings,
+    check_fields,
+    setting,
+)
 
 ESTIMATORS = ("pointwise", "expected")
 AGGREGATIONS = ("token", "text")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +72,61 @@ class BackendInfo:
     start_token: str
     max_length: int
     stride: int
+
+
+@dataclass(frozen=True)
+class Need:
+    """One kind of evidence a scorer reads: "constrained", "entropy", ("dimensions", by), ("units", kind),
+    ("reordered", kind): the text with its units in another order (`cqmetric.units.reordered_tokens`)."""
+
+    kind: str
+    option: str | None = None
+
+
+CONSTRAINED = Need("constrained")
+ENTROPY = Need("entropy")
+
+
+@dataclass
+class Evidence:
+    """Everything the model said about one text, in bits. Scorers read it and never call the model.
+
+    Attributes:
+        tokens: the text tokenized once; these ids are scored in every context.
+        constraints: the constraint set (None when scoring surprise only).
+        s: per-token surprisal without constraints.
+        c: per-token surprisal under the full constraint set (None without constraints).
+        h0, hy: per-token prediction entropy without / with constraints (only when entropy was asked).
+        subsets: per grouping ("source"/"aspect"), per subset of dimensions, per-token surprisal under it.
+        units: per unit kind, (spans, unit index per token, per-unit surprisal when scored alone).
+        reordered: per unit kind, per-token surprisal of the text with its units in another order (None when
+            it has fewer than two units), without constraints.
+        index: the text's position in the call (for values given per text, such as a judge's verdicts).
+    """
+
+    tokens: TokenizedText
+    constraints: Any  # a cqmetric.ConstraintSet, or None when scoring surprise only
+    s: np.ndarray
+    c: np.ndarray | None = None
+    h0: np.ndarray | None = None
+    hy: np.ndarray | None = None
+    subsets: dict[str, dict[frozenset[str], np.ndarray]] = field(default_factory=dict)
+    units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
+    reordered: dict[str, np.ndarray | None] = field(default_factory=dict)
+    index: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.tokens.text
+
+    @property
+    def n_tokens(self) -> int:
+        return self.tokens.n_tokens
+
+    @property
+    def n_bytes(self) -> int:
+        return len(self.text.encode("utf-8"))
+
+    @property
+    def n_words(self) -> int:
+        return len(self.text.split())

@@ -26,7 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import as_float_array, check_option, check_same_length, check_seed
+from cqmetric._validation import (
+    as_float_array,
+    check_option,
+    check_same_length,
+    check_seed,
+)
 from cqmetric.errors import InputValidationError, MissingDependencyError
 
 __all__ = ["token_html", "save_token_html", "token_colour", "plot_profile", "plot_agreement"]

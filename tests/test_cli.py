@@ -180,6 +180,36 @@ def test_recommended_adds_creative_quality_as_score_computes_it(tmp_path, run_cl
     assert got[0]["signature"] == expected.signature.format()
 
 
+def test_scorer_specs_and_details_add_what_score_computes(tmp_path, run_cli, tiny_model_dir):
+    from cqmetric.scorers import Length, OrderCalibration
+
+    rows = make_rows(5, seed=7)
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    code, err = run_cli(str(src), "-o", str(out), *SCORE_ARGS, "--scorer", "order_calibration(unit=sentence)",
+                        "--scorer", "length(unit=word)", "--details")
+    assert code == 0, err
+    got = read_jsonl(out)
+    expected = score([r["story"] for r in rows], [r["prompt"] for r in rows], model=str(tiny_model_dir),
+                     scorers=[OrderCalibration(unit="sentence"), Length(unit="word")], details=True, n_boot=0)
+    assert list(got[0]) == [*rows[0], "order_calibration", "length", *ADDED_FIELDS[:3], "tokens", *ADDED_FIELDS[3:]]
+    assert [r["order_calibration"] for r in got] == pytest.approx(list(expected["order_calibration"]), rel=1e-6)
+    assert [r["length"] for r in got] == [len(r["story"].split()) for r in rows]
+    assert got[0]["tokens"]["s"] == pytest.approx(expected.per_token[0]["s"], rel=1e-6)
+    assert got[0]["signature"] == expected.signature.format()
+    assert "order_calibration(unit=sentence,normalization=token)+length(unit=word)" in got[0]["signature"]
+
+
+@pytest.mark.parametrize(("spec", "message"), [("novelty()", "unknown scorer 'novelty'"),
+                                               ("length(unit=inches)", "unit='inches'"),
+                                               ("length", "expected 'name")])
+def test_a_bad_scorer_spec_exits_2_before_the_model_loads(tmp_path, run_cli, spec, message):
+    src = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
+    code, err = run_cli(str(src), "-o", str(tmp_path / "out.jsonl"), *SCORE_ARGS, "--scorer", spec, model=False)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_recommended_without_constraints_exits_2_before_the_model_loads(tmp_path, run_cli):
     src = write_jsonl(tmp_path / "in.jsonl", make_rows(2))
     code, err = run_cli(str(src), "-o", str(tmp_path / "out.jsonl"), "--text-field", "story", "--recommended",

@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from cqmetric._validation import require
-from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError, ModelFolderError
+from cqmetric.errors import (
+    BackendError,
+    InputValidationError,
+    MissingDependencyError,
+    ModelFolderError,
+)
 
 logger = logging.getLogger("cqmetric")
 

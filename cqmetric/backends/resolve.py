@@ -91,7 +91,9 @@ def _load(model: str | os.PathLike[str] | None, settings: ModelSettings, where: 
         path = str(model)[len("vllm:"):]
         if not path:
             raise InputValidationError(f"{where}: expected model='vllm:PATH' with a model folder after 'vllm:', got nothing.")
-        from cqmetric.backends.vllm import VLLMBackend  # raises MissingDependencyError naming the install if absent
+        from cqmetric.backends.vllm import (
+            VLLMBackend,  # raises MissingDependencyError naming the install if absent
+        )
 
         return VLLMBackend(path, settings=settings)
     from cqmetric.backends.hf import HFBackend

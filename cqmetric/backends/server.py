@@ -43,7 +43,12 @@ from cqmetric.backends.loading import (
     read_rules,
     weights_fingerprint,
 )
-from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
+from cqmetric.backends.prompts import (
+    Prompt,
+    plan_prompts,
+    read_prompt_logprobs,
+    scatter,
+)
 from cqmetric.backends.tokens import FrontEndMixin, front_end
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.settings import BatchPolicy, ModelSettings, split_settings

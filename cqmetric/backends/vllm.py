@@ -38,7 +38,12 @@ from cqmetric.backends.loading import (
     resolve_model_folder,
     weights_fingerprint,
 )
-from cqmetric.backends.prompts import Prompt, plan_prompts, read_prompt_logprobs, scatter
+from cqmetric.backends.prompts import (
+    Prompt,
+    plan_prompts,
+    read_prompt_logprobs,
+    scatter,
+)
 from cqmetric.backends.tokens import FrontEndMixin, TokenizerFrontEnd, front_end
 from cqmetric.errors import BackendError, InputValidationError, MissingDependencyError
 from cqmetric.settings import DTYPES, BatchPolicy, ModelSettings, split_settings

@@ -37,14 +37,33 @@ Where each number is computed:
   ``inputs.py`` — the checks at the boundary.
 """
 
-from cqmetric.reliability.agreement import cohens_kappa, fleiss_kappa, icc, krippendorff_alpha
-from cqmetric.reliability.bradley_terry import bradley_terry, fit_bradley_terry, system_agreement
+from cqmetric.reliability.agreement import (
+    cohens_kappa,
+    fleiss_kappa,
+    icc,
+    krippendorff_alpha,
+)
+from cqmetric.reliability.bradley_terry import (
+    bradley_terry,
+    fit_bradley_terry,
+    system_agreement,
+)
 from cqmetric.reliability.ceiling import human_ceiling
 from cqmetric.reliability.compare import compare_models
 from cqmetric.reliability.correlation import correlation
-from cqmetric.reliability.paired import cohens_dz, sign_test, wilcoxon_test, williams_t, williams_test
+from cqmetric.reliability.paired import (
+    cohens_dz,
+    sign_test,
+    wilcoxon_test,
+    williams_t,
+    williams_test,
+)
 from cqmetric.reliability.pairs import pair_validation
-from cqmetric.reliability.preference import preference_agreement, preference_ceiling, preference_difference
+from cqmetric.reliability.preference import (
+    preference_agreement,
+    preference_ceiling,
+    preference_difference,
+)
 from cqmetric.reliability.preference_report import PreferenceReport, preference_report
 from cqmetric.reliability.preference_results import (
     AccuracyCell,

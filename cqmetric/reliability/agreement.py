@@ -39,12 +39,19 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed, require
+from cqmetric._validation import (
+    NAN_POLICIES,
+    as_float_array,
+    check_bool,
+    check_option,
+    check_seed,
+    require,
+)
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.ratings import center_matrix, ratings_matrix
-from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ICCResult, ReliabilityResult
+from cqmetric.resampling import child_rng, percentile_ci
 
 __all__ = [
     "icc",

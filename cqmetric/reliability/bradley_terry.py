@@ -27,7 +27,12 @@ from scipy.sparse.csgraph import connected_components
 from cqmetric._validation import check_option, check_seed
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot
-from cqmetric.reliability.judgements import JudgedPairs, as_score_map, judged_pairs, score_diffs
+from cqmetric.reliability.judgements import (
+    JudgedPairs,
+    as_score_map,
+    judged_pairs,
+    score_diffs,
+)
 from cqmetric.reliability.preference_results import BradleyTerryResult, SystemAgreement
 from cqmetric.resampling import child_rng, cluster_counts, percentile_ci
 

@@ -21,13 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
+from cqmetric._validation import (
+    NAN_POLICIES,
+    as_float_array,
+    check_bool,
+    check_option,
+    check_seed,
+)
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
 from cqmetric.reliability.protocol import build_protocol, correlation_settings
 from cqmetric.reliability.ratings import center_matrix
-from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
+from cqmetric.resampling import child_rng, percentile_ci
 
 __all__ = ["human_ceiling"]
 

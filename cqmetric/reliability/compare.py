@@ -20,15 +20,21 @@ from scipy import stats
 
 from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, encode_labels
+from cqmetric.reliability.inputs import (
+    ALTERNATIVES,
+    check_confidence,
+    check_n_boot,
+    degenerate,
+    encode_labels,
+)
 from cqmetric.reliability.paired import cohens_dz, wilcoxon_test
-from cqmetric.resampling import child_rng, scipy_percentile_ci
 from cqmetric.reliability.results import (
     GroupContrast,
     ModelComparison,
     PairedSummary,
     ReliabilityResult,
 )
+from cqmetric.resampling import child_rng, scipy_percentile_ci
 
 __all__ = ["compare_models"]
 

@@ -39,7 +39,13 @@ import numpy as np
 
 from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
-from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, nan_mask
+from cqmetric.reliability.inputs import (
+    ALTERNATIVES,
+    check_confidence,
+    check_n_boot,
+    degenerate,
+    nan_mask,
+)
 from cqmetric.reliability.kernels import MIN_N
 from cqmetric.reliability.protocol import (
     LEVELS,
@@ -49,8 +55,8 @@ from cqmetric.reliability.protocol import (
     build_protocol,
     correlation_settings,
 )
-from cqmetric.resampling import child_rng, percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
+from cqmetric.resampling import child_rng, percentile_ci
 
 __all__ = ["correlation", "METHODS", "LEVELS", "RESAMPLE_UNITS"]
 

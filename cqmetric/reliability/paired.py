@@ -33,13 +33,25 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
+from cqmetric._validation import (
+    NAN_POLICIES,
+    as_float_array,
+    check_bool,
+    check_option,
+    check_seed,
+)
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate, nan_mask
+from cqmetric.reliability.inputs import (
+    ALTERNATIVES,
+    check_confidence,
+    check_n_boot,
+    degenerate,
+    nan_mask,
+)
 from cqmetric.reliability.kernels import corr, p_from_t, permutation_pvalue
 from cqmetric.reliability.protocol import STAT_NAMES, Protocol, build_protocol
-from cqmetric.resampling import child_rng, percentile_ci, scipy_percentile_ci
 from cqmetric.reliability.results import ReliabilityResult
+from cqmetric.resampling import child_rng, percentile_ci, scipy_percentile_ci
 
 __all__ = ["williams_t", "williams_test", "wilcoxon_test", "sign_test", "cohens_dz"]
 

@@ -15,11 +15,22 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_bool, check_option, check_seed
+from cqmetric._validation import (
+    NAN_POLICIES,
+    as_float_array,
+    check_bool,
+    check_option,
+    check_seed,
+)
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability.inputs import ALTERNATIVES, check_confidence, check_n_boot, degenerate
-from cqmetric.resampling import child_rng, scipy_percentile_ci
+from cqmetric.reliability.inputs import (
+    ALTERNATIVES,
+    check_confidence,
+    check_n_boot,
+    degenerate,
+)
 from cqmetric.reliability.results import PairValidationResult
+from cqmetric.resampling import child_rng, scipy_percentile_ci
 
 __all__ = ["pair_validation"]
 

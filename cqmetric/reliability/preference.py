@@ -32,10 +32,20 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import NAN_POLICIES, check_option, check_positive_int, check_seed
+from cqmetric._validation import (
+    NAN_POLICIES,
+    check_option,
+    check_positive_int,
+    check_seed,
+)
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
-from cqmetric.reliability.judgements import JudgedPairs, as_score_map, judged_pairs, score_diffs
+from cqmetric.reliability.judgements import (
+    JudgedPairs,
+    as_score_map,
+    judged_pairs,
+    score_diffs,
+)
 from cqmetric.reliability.preference_kernels import (
     accuracy_ci,
     item_sums,
@@ -44,7 +54,11 @@ from cqmetric.reliability.preference_kernels import (
     ratio_replicates,
     sign_flip_null,
 )
-from cqmetric.reliability.preference_results import AccuracyCell, PreferenceComparison, PreferenceResult
+from cqmetric.reliability.preference_results import (
+    AccuracyCell,
+    PreferenceComparison,
+    PreferenceResult,
+)
 from cqmetric.resampling import child_rng, cluster_counts, percentile_ci
 
 __all__ = [

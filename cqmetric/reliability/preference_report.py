@@ -18,8 +18,15 @@ import numpy as np
 
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.judgements import judged_pairs
-from cqmetric.reliability.preference import preference_agreement, preference_ceiling, preference_difference
-from cqmetric.reliability.preference_results import PreferenceComparison, PreferenceResult
+from cqmetric.reliability.preference import (
+    preference_agreement,
+    preference_ceiling,
+    preference_difference,
+)
+from cqmetric.reliability.preference_results import (
+    PreferenceComparison,
+    PreferenceResult,
+)
 from cqmetric.reliability.results import (
     JSONResult,
     fmt_ci,

@@ -19,7 +19,10 @@ from cqmetric._validation import as_float_array, check_bool
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.ceiling import human_ceiling
 from cqmetric.reliability.correlation import correlation
-from cqmetric.reliability.preference_report import PreferenceReport, preference_from_report
+from cqmetric.reliability.preference_report import (
+    PreferenceReport,
+    preference_from_report,
+)
 from cqmetric.reliability.ratings import center_matrix
 from cqmetric.reliability.results import (
     JSONResult,

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from cqmetric.serialization import jsonable
+
 __all__ = [
     "ReliabilityResult",
     "ICCResult",
@@ -32,28 +34,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # JSON and number formatting helpers
 # --------------------------------------------------------------------------------------------
-
-
-def jsonable(obj: Any) -> Any:
-    """Convert `obj` into plain JSON types; NaN and +-inf become None."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, JSONResult):
-        return obj.to_dict()
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (list, tuple, Sequence)):
-        return [jsonable(v) for v in obj]
-    return str(obj)
 
 
 def fmt_num(value: Any, digits: int = 4) -> str:

@@ -216,7 +216,7 @@ def test_record_and_replay_are_identical(tiny_backend, tmp_path):
         (dict(aggregation="median"), "aggregation='median'; allowed: 'token', 'text'"),
         (dict(constraints=None, scorers=[CalibratedSurprise()]), "'calibrated_surprise' needs constraints"),
         (dict(scorers=[Surprise(), Surprise()]), "two scorers are named 'surprise'"),
-        (dict(scorers=[object()]), "expected each scorer to have name"),
+        (dict(scorers=[object()]), r"expected a scorer \(with name, higher_is_better, needs, compute, params\)"),
         (dict(n_boot=-1), "n_boot"),
         (dict(dtype="float64"), "dtype='float64'"),
     ],

@@ -4,6 +4,11 @@ lm-eval loads this file by its path, beside the YAML (older 0.4.x releases look 
 logic of its own: everything lives in `cqmetric.integrations.lm_eval.task`.
 """
 
-from cqmetric.integrations.lm_eval.task import count, load_prompts, process_results, unique_signature
+from cqmetric.integrations.lm_eval.task import (
+    count,
+    load_prompts,
+    process_results,
+    unique_signature,
+)
 
 __all__ = ["load_prompts", "process_results", "count", "unique_signature"]

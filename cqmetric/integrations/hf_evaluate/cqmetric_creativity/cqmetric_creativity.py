@@ -5,7 +5,6 @@ import evaluate
 
 import cqmetric.integrations
 
-
 _CITATION = """\
 @software{cqmetric,
   title = {cqmetric: creative-quality metrics from language-model likelihoods},

@@ -1,6 +1,7 @@
 """`cqmetric report SCORES --judgements FILE`: the preference half of the report command.
 
-`cqmetric.cli` adds these options to `report` (:func:`add_report_options`) and hands over to :func:`run_report`
+`cqmetric.cli.analyze` adds these options to `report` (:func:`add_report_options`) and hands over to
+:func:`run_preference_report`
 when ``--judgements`` is given. The judgements file (.jsonl or .csv) is in long format, either rankings
 (``item``, ``judge``, ``text_id``, ``rank``; 1 = best, equal ranks a tie) or pairs (``item``, ``judge``,
 ``winner``, ``loser`` and an optional ``tie``); its text ids are the ``--id-field`` values of the scores file.
@@ -11,12 +12,12 @@ directions, and the judges' ceiling, in pairwise accuracy.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
+from cqmetric.cli.common import emit, run_statistics
 from cqmetric.errors import InputValidationError
 
-__all__ = ["add_report_options", "run_report"]
+__all__ = ["add_report_options", "run_preference_report"]
 
 DEFAULT_SCORE_FIELDS = ("calibrated_surprise", "surprise", "residual")
 RATING_OPTIONS = {"criteria": "--criteria", "rater_field": "--rater-field", "group_field": "--group-field",
@@ -57,7 +58,7 @@ def _judgement_columns(where: str, table: Any) -> dict[str, list[Any]]:
     return {c: io.column(table, c, where=where, option="--judgements", kind=k) for c, k in kinds.items()}
 
 
-def run_report(args: argparse.Namespace, run_statistics: Callable[..., Any], emit: Callable[[Any, Any], None]) -> int:
+def run_preference_report(args: argparse.Namespace) -> int:
     """Read SCORES and the judgements, run `preference_report`, print or write the result."""
     from cqmetric import io
     from cqmetric.reliability.preference_report import preference_report
