@@ -1,7 +1,9 @@
 """Signatures: one string naming every setting that changes a number (the sacrebleu contract).
 
-Keys are fixed and ordered, the version comes last, and a short form abbreviates the keys. Paste the signature
-beside every number you report; two numbers are comparable only if their signatures match.
+One type serves every result. A score's signature (`score()`, `build_signature()`) has fixed, ordered keys with
+short forms; a statistic's signature (`cqmetric.reliability`) names its own settings in the order the function
+reports them (`Signature.from_settings`). In both the version comes last. Paste the signature beside every number
+you report; two numbers are comparable only if their signatures match.
 
 Examples:
     >>> sig = Signature((("model", "tiny@0123abcd"), ("dtype", "fp32"), ("version", "0.1.0")))
@@ -11,6 +13,8 @@ Examples:
     'm:tiny@0123abcd|dt:fp32|v:0.1.0'
     >>> Signature.parse(sig.format(short=True)) == sig
     True
+    >>> Signature.from_settings({"stat": "kendall_tau_b", "n_boot": 2000}).format()[:34]
+    'stat:kendall_tau_b|n_boot:2000|ver'
 """
 
 from __future__ import annotations
@@ -48,13 +52,15 @@ class Signature:
 
     def __post_init__(self) -> None:
         for key, value in self.fields:
-            if key not in KEYS:
-                raise InputValidationError(f"Signature: unknown key {key!r}; allowed: {', '.join(KEYS)}.")
-            if "|" in str(value):
-                raise InputValidationError(f"Signature: a value may not contain '|', got {key}={value!r}.")
-        order = [list(KEYS).index(k) for k, _ in self.fields]
-        if order != sorted(order):
-            raise InputValidationError("Signature: keys must follow the fixed order of signature.KEYS.")
+            if not key or any(c in key for c in ":|") or "|" in str(value):
+                raise InputValidationError(f"Signature: keys and values may not contain '|' (keys not ':'), got "
+                                           f"{key}={value!r}.")
+        if all(k in KEYS for k, _ in self.fields):  # a score's signature: the fixed order
+            order = [list(KEYS).index(k) for k, _ in self.fields]
+            if order != sorted(order):
+                raise InputValidationError("Signature: keys must follow the fixed order of signature.KEYS.")
+        elif self.fields and self.fields[-1][0] != "version":
+            raise InputValidationError("Signature: a statistic's signature ends with its version.")
 
     def format(self, *, short: bool = False) -> str:
         """`key:value|key:value|...`, with abbreviated keys when `short`."""
@@ -82,6 +88,14 @@ class Signature:
                 raise InputValidationError(f"Signature.parse: expected 'key:value' parts, got {part!r}.")
             fields.append((_SHORT_TO_LONG.get(key, key), value))
         return cls(tuple(fields))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Signature:
+        """A statistic's signature: its settings in the order given (None as "none"), then the version."""
+        from cqmetric.version import __version__
+
+        return cls(tuple((str(k), "none" if v is None else str(v)) for k, v in settings.items())
+                   + (("version", __version__),))
 
     @classmethod
     def build(cls, **settings: Any) -> Signature:

@@ -50,7 +50,7 @@ def workload(n_texts: int, length: int | None = None, brief: int | None = None) 
     generations for one long constraint set.
     """
     from cqmetric.backends.embedded import embedded_model_dir
-    from cqmetric.hanna import load_hanna
+    from cqmetric.research.hanna import load_hanna
 
     h = load_hanna()
     stories, prompts = list(h.stories["story"]), list(h.stories["prompt"])

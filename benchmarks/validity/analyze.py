@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _meta import provenance  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
-from cqmetric.hanna import load_hanna  # noqa: E402
+from cqmetric.research.hanna import load_hanna  # noqa: E402
 from cqmetric.reliability import correlation, human_ceiling, pair_validation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"

@@ -32,8 +32,8 @@ from cqmetric import DEFAULT_TEMPLATE  # noqa: E402
 from cqmetric.backends.cache import CachingBackend  # noqa: E402
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
 from cqmetric.evidence import CONSTRAINED, ENTROPY, Need, gather  # noqa: E402
-from cqmetric.hanna import load_hanna  # noqa: E402
-from cqmetric.perturb import perturb_texts  # noqa: E402
+from cqmetric.research.hanna import load_hanna  # noqa: E402
+from cqmetric.research.perturb import perturb_texts  # noqa: E402
 
 CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
 SPLIT = Path(__file__).resolve().parent / "split.json"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from collect import load_cache  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
-from cqmetric.hanna import CRITERIA, CRITERIA_ABBREV, load_hanna  # noqa: E402
+from cqmetric.research.hanna import CRITERIA, CRITERIA_ABBREV, load_hanna  # noqa: E402
 from cqmetric.reliability import correlation, human_ceiling, pair_validation  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -3,7 +3,7 @@
 Reads the dev rows written by `order_pass.py --split dev` and HANNA in place. The objective is
 the benchmark's own: story-level Kendall tau-b per prompt over the ten generated systems (Human excluded),
 averaged over prompts and then over the six criteria; a candidate must prefer each human story to both of its
-shuffles in at least 95% of the dev pairs (`cqmetric.fitting.fit_creative_quality`). Test prompts are never read.
+shuffles in at least 95% of the dev pairs (`cqmetric.research.fitting.fit_creative_quality`). Test prompts are never read.
 
 Writes benchmarks/results/recommendation_fit.json; copy its constants into cqmetric/recommended.py (FITTED), where
 a test checks that the shipped constants are these.
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import provenance  # noqa: E402
 from order_pass import RESULTS, SPLIT, read_jsonl  # noqa: E402
 
-from cqmetric.fitting import DEFAULT_GRID, fit_creative_quality  # noqa: E402
-from cqmetric.hanna import load_hanna  # noqa: E402
+from cqmetric.research.fitting import DEFAULT_GRID, fit_creative_quality  # noqa: E402
+from cqmetric.research.hanna import load_hanna  # noqa: E402
 
 CRITERIA = ("Relevance", "Coherence", "Empathy", "Surprise", "Engagement", "Complexity")
 PARTS = ("order_calibration", "calibrated_surprise", "surprise")

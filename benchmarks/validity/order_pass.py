@@ -41,9 +41,9 @@ from cqmetric.api import get_backend
 from cqmetric.backends.cache import CachingBackend
 from cqmetric.errors import DegenerateInputWarning
 from cqmetric.evidence import split_units
-from cqmetric.hanna import load_hanna
+from cqmetric.research.hanna import load_hanna
 from cqmetric.information import surprisal_bits
-from cqmetric.perturb import derangement, perturb_texts
+from cqmetric.research.perturb import derangement, perturb_texts
 from cqmetric.types import Request
 from cqmetric.units import reordered_tokens
 

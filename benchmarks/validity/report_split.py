@@ -26,8 +26,8 @@ from analyze import ABBREV, CRITERIA, load_scores  # noqa: E402
 from order_pass import RESULTS, SPLIT, read_jsonl  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
-from cqmetric.fitting import creative_quality_values, fit_creative_quality  # noqa: E402
-from cqmetric.hanna import load_hanna  # noqa: E402
+from cqmetric.research.fitting import creative_quality_values, fit_creative_quality  # noqa: E402
+from cqmetric.research.hanna import load_hanna  # noqa: E402
 from cqmetric.recommended import FITTED, FITTED_ON  # noqa: E402
 from cqmetric.reliability import correlation, human_ceiling, pair_validation  # noqa: E402
 

@@ -29,8 +29,8 @@ from cqmetric import CalibratedSurprise, ContextCalibration, Length, Residual, S
 from cqmetric.backends.cache import CachingBackend
 from cqmetric.backends.embedded import load_embedded
 from cqmetric.errors import DegenerateInputWarning
-from cqmetric.hanna import load_hanna
-from cqmetric.perturb import derangement, perturb_texts
+from cqmetric.research.hanna import load_hanna
+from cqmetric.research.perturb import derangement, perturb_texts
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "hanna_scores.jsonl"
 SEED = 12345

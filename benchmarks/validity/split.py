@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cqmetric.hanna import N_PROMPTS, load_hanna
+from cqmetric.research.hanna import N_PROMPTS, load_hanna
 
 SPLIT_FILE = Path(__file__).resolve().parent / "split.json"
 SEED = 20261130  # the date the rule was fixed

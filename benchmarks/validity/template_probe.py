@@ -20,8 +20,8 @@ from explore import RESULTS, load_v1, split_prompts  # noqa: E402
 from cqmetric import CHAT_TEMPLATE, score  # noqa: E402
 from cqmetric.backends.cache import CachingBackend  # noqa: E402
 from cqmetric.backends.embedded import load_embedded  # noqa: E402
-from cqmetric.hanna import load_hanna  # noqa: E402
-from cqmetric.perturb import derangement  # noqa: E402
+from cqmetric.research.hanna import load_hanna  # noqa: E402
+from cqmetric.research.perturb import derangement  # noqa: E402
 
 
 def main() -> int:

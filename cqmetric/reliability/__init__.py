@@ -15,7 +15,7 @@ and returns a frozen result that prints as a table and converts to JSON (``to_di
   :func:`system_agreement` (systems), :func:`preference_report` (scorers, baselines both ways and the ceiling).
 * Comparisons: :func:`williams_test` / :func:`williams_t` (metric A vs metric B),
   :func:`wilcoxon_test`, :func:`sign_test`, :func:`cohens_dz`, :func:`compare_models` (the CQA
-  analysis), :func:`pair_validation` (degraded pairs; see :mod:`cqmetric.perturb`).
+  analysis), :func:`pair_validation` (degraded pairs; see :mod:`cqmetric.research.perturb`).
 
 See ``docs/reliability.md`` for what to report and how to read it.
 

@@ -40,18 +40,19 @@ import numpy as np
 from scipy import stats
 
 from cqmetric._validation import (
-    NAN_POLICIES,
     as_float_array,
     check_bool,
     check_option,
-    check_seed,
     require,
 )
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.inputs import (
+    checked,
+    degenerate,
+)
 from cqmetric.reliability.ratings import center_matrix, ratings_matrix
 from cqmetric.reliability.results import ICCResult, ReliabilityResult
-from cqmetric.resampling import child_rng, percentile_ci
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED, child_rng, percentile_ci
 
 __all__ = [
     "icc",
@@ -117,13 +118,14 @@ def _icc_cis(
     ]
 
 
+@checked("icc")
 def icc(
     ratings: Any,
     *,
     targets: str | None = None,
     raters: str | None = None,
     values: str | None = None,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
     center_raters: bool = False,
     nan_policy: str = "propagate",
 ) -> ICCResult:
@@ -181,8 +183,6 @@ def icc(
         Shrout & Fleiss (1979); McGraw & Wong (1996); Koo & Li (2016), J. Chiropractic Medicine 15(2).
     """
     where = "icc"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    confidence = check_confidence(where, confidence)
     m, _, _ = ratings_matrix(where, ratings, targets=targets, raters=raters, values=values)
     if m.shape[1] < 2:
         raise InputValidationError(f"{where}: expected at least 2 raters (columns), got shape {m.shape}.")
@@ -297,6 +297,7 @@ def interval_alpha_from_stats(tot: np.ndarray) -> np.ndarray:
         return np.where(de > 1e-12 * np.maximum(1.0, n * s2), 1.0 - (n - 1.0) * d / de, np.nan)
 
 
+@checked("krippendorff_alpha")
 def krippendorff_alpha(
     ratings: Any,
     *,
@@ -305,9 +306,9 @@ def krippendorff_alpha(
     values: str | None = None,
     level: str = "interval",
     center_raters: bool = False,
-    n_boot: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Krippendorff's alpha for nominal, ordinal, interval or ratio ratings, missing ratings allowed.
@@ -348,12 +349,7 @@ def krippendorff_alpha(
         0.849
     """
     where = "krippendorff_alpha"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     level = check_option(where, "level", level, ALPHA_LEVELS)
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
-    center_raters = check_bool(where, "center_raters", center_raters)
     if center_raters and level != "interval":
         raise InputValidationError(
             f"{where}: center_raters=True needs level='interval' (shifted ratings are not {level} data), got level={level!r}."
@@ -458,15 +454,16 @@ def _kappa_from_tables(tables: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.where(den > 1e-15, 1.0 - num / den, np.nan)
 
 
+@checked("cohens_kappa")
 def cohens_kappa(
     rater_a: Any,
     rater_b: Any,
     *,
     weights: str | None = None,
     categories: Sequence[Any] | None = None,
-    n_boot: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Cohen's kappa of two raters (unweighted, or linearly/quadratically weighted for ordinal codes).
@@ -497,11 +494,7 @@ def cohens_kappa(
         0.5522
     """
     where = "cohens_kappa"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     weights = check_option(where, "weights", weights, KAPPA_WEIGHTS)
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     a = as_float_array(where, "rater_a", rater_a)
     b = as_float_array(where, "rater_b", rater_b)
     if a.size != b.size:
@@ -585,15 +578,16 @@ def _fleiss_from_counts(counts: np.ndarray, method: str) -> np.ndarray:
         return np.where(1 - pe > 1e-15, (pbar - pe) / (1 - pe), np.nan)
 
 
+@checked("fleiss_kappa")
 def fleiss_kappa(
     ratings: Any = None,
     *,
     counts: Any = None,
     categories: Sequence[Any] | None = None,
     method: str = "fleiss",
-    n_boot: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Fleiss' kappa (or Randolph's free-marginal kappa) for many raters per item.
@@ -625,11 +619,7 @@ def fleiss_kappa(
         0.21
     """
     where = "fleiss_kappa"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     method = check_option(where, "method", method, ("fleiss", "randolph"))
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     if (ratings is None) == (counts is None):
         raise InputValidationError(
             f"{where}: expected exactly one of `ratings` (items x raters) or `counts` (items x categories)."

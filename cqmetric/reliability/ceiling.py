@@ -22,22 +22,22 @@ from typing import Any
 import numpy as np
 
 from cqmetric._validation import (
-    NAN_POLICIES,
     as_float_array,
-    check_bool,
-    check_option,
-    check_seed,
 )
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
-from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.inputs import (
+    checked,
+    degenerate,
+)
 from cqmetric.reliability.protocol import build_protocol, correlation_settings
 from cqmetric.reliability.ratings import center_matrix
 from cqmetric.reliability.results import ReliabilityResult
-from cqmetric.resampling import child_rng, percentile_ci
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED, child_rng, percentile_ci
 
 __all__ = ["human_ceiling"]
 
 
+@checked("human_ceiling")
 def human_ceiling(
     ratings: Any,
     *,
@@ -48,9 +48,9 @@ def human_ceiling(
     center_raters: bool = False,
     rater_ids: Any = None,
     resample: str = "auto",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Leave-one-rater-out agreement: each rater against the mean of the others, averaged over raters.
@@ -84,15 +84,10 @@ def human_ceiling(
         (0.8084, [0.9456, 0.7232, 0.7563])
     """
     where = "human_ceiling"
-    center_raters = check_bool(where, "center_raters", center_raters)
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     m = as_float_array(where, "ratings", ratings, ndim=2)
     n, k = m.shape
     if k < 2:
         raise InputValidationError(f"{where}: expected at least 2 raters (columns), got shape {m.shape}.")
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     proto = build_protocol(
         where, n=n, method=method, level=level, groups=groups, systems=systems, resample=resample, nan_policy=nan_policy
     )

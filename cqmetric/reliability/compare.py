@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
+from cqmetric._validation import as_float_array, check_option
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import (
     ALTERNATIVES,
-    check_confidence,
-    check_n_boot,
+    checked,
     degenerate,
     encode_labels,
 )
@@ -34,7 +33,7 @@ from cqmetric.reliability.results import (
     PairedSummary,
     ReliabilityResult,
 )
-from cqmetric.resampling import child_rng, scipy_percentile_ci
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED, child_rng, scipy_percentile_ci
 
 __all__ = ["compare_models"]
 
@@ -90,6 +89,7 @@ def _summary(
     )
 
 
+@checked("compare_models")
 def compare_models(
     scores_a: Any,
     scores_b: Any,
@@ -98,9 +98,9 @@ def compare_models(
     alternative: str = "greater",
     contrast: tuple[Any, Any] | None = None,
     contrast_alternative: str = "two-sided",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ModelComparison:
     """Per-item differences d = scores_b - scores_a with tests, effect sizes, per group and between groups.
@@ -136,12 +136,7 @@ def compare_models(
         (0.1875, 0.35, 0.325)
     """
     where = "compare_models"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     contrast_alternative = check_option(where, "contrast_alternative", contrast_alternative, ALTERNATIVES)
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     a = as_float_array(where, "scores_a", scores_a)
     b = as_float_array(where, "scores_b", scores_b)
     if a.size != b.size:

@@ -37,12 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import NAN_POLICIES, as_float_array, check_option, check_seed
+from cqmetric._validation import as_float_array, check_option
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.reliability.inputs import (
-    ALTERNATIVES,
-    check_confidence,
-    check_n_boot,
+    checked,
     degenerate,
     nan_mask,
 )
@@ -56,7 +54,7 @@ from cqmetric.reliability.protocol import (
     correlation_settings,
 )
 from cqmetric.reliability.results import ReliabilityResult
-from cqmetric.resampling import child_rng, percentile_ci
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED, child_rng, percentile_ci
 
 __all__ = ["correlation", "METHODS", "LEVELS", "RESAMPLE_UNITS"]
 
@@ -97,6 +95,7 @@ def _resolve_pvalue(where: str, pvalue: str, level: str, has_cov: bool) -> str:
     return pvalue
 
 
+@checked("correlation")
 def correlation(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -107,9 +106,9 @@ def correlation(
     systems: Sequence[Any] | np.ndarray | None = None,
     covariates: Any = None,
     resample: str = "auto",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     pvalue: str = "auto",
     n_perm: int = 2000,
     alternative: str = "two-sided",
@@ -177,18 +176,12 @@ def correlation(
         0.6667
     """
     where = "correlation"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     xa = as_float_array(where, "x", x)
     ya = as_float_array(where, "y", y)
     if xa.size != ya.size:
         raise InputValidationError(
             f"{where}: expected `x` and `y` of the same length, got len(x)={xa.size}, len(y)={ya.size}."
         )
-    n_boot = check_n_boot(where, n_boot)
-    n_perm = check_n_boot(where, n_perm, name="n_perm")
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     C = _as_covariates(where, covariates, xa.size)
     proto = build_protocol(
         where,

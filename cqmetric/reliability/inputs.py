@@ -7,15 +7,25 @@ anything (seeds with :func:`cqmetric._validation.check_seed`), so a user's mista
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import check_positive_int
+from cqmetric._validation import (
+    NAN_POLICIES,
+    check_bool,
+    check_option,
+    check_positive_int,
+    check_seed,
+)
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 
-__all__ = ["ALTERNATIVES", "check_n_boot", "check_confidence", "encode_labels", "nan_mask", "degenerate"]
+__all__ = ["ALTERNATIVES", "check_n_boot", "check_confidence", "encode_labels", "nan_mask", "degenerate", "checked",
+           "STANDARD_CHECKS"]
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 
@@ -101,3 +111,53 @@ def degenerate(where: str, nan_policy: str, reason: str) -> None:
     if nan_policy == "raise":
         raise InputValidationError(f"{where}: the statistic is undefined for this input: {reason}.")
     warnings.warn(f"{where}: {reason}; the result is NaN.", DegenerateInputWarning, stacklevel=3)
+
+
+#: The settings every reliability function names the same way, and how each is checked (by name).
+STANDARD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "nan_policy": lambda where, v: check_option(where, "nan_policy", v, NAN_POLICIES),
+    "alternative": lambda where, v: check_option(where, "alternative", v, ALTERNATIVES),
+    "n_boot": lambda where, v: check_n_boot(where, v),
+    "n_perm": lambda where, v: check_n_boot(where, v, name="n_perm"),
+    "seed": check_seed,
+    "confidence": check_confidence,
+    "center_raters": lambda where, v: check_bool(where, "center_raters", v),
+}
+
+
+def checked(where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Check a public function's standard settings at its boundary, declaratively, before its body runs.
+
+    Every parameter of the function named in `STANDARD_CHECKS` is checked by its rule (errors name `where`) and
+    reaches the body in its checked form, so no function repeats the prologue.
+
+    Examples:
+        >>> @checked("demo")
+        ... def demo(x, *, n_boot=2000, seed=12345):
+        ...     return n_boot, seed
+        >>> demo(1, n_boot=0)
+        (0, 12345)
+        >>> demo(1, seed=-1)
+        Traceback (most recent call last):
+        ...
+        cqmetric.errors.InputValidationError: demo: expected `seed` to be a non-negative integer, got -1 (int); pass a fixed integer such as 12345 so the result can be reproduced.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func)
+        names = [n for n in signature.parameters if n in STANDARD_CHECKS]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise InputValidationError(f"{where}: {exc}.") from None
+            bound.apply_defaults()
+            for name in names:
+                bound.arguments[name] = STANDARD_CHECKS[name](where, bound.arguments[name])
+            return func(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return decorate

@@ -34,24 +34,27 @@ import numpy as np
 from scipy import optimize, stats
 
 from cqmetric._validation import (
-    NAN_POLICIES,
     as_float_array,
     check_bool,
     check_option,
-    check_seed,
 )
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import (
-    ALTERNATIVES,
-    check_confidence,
-    check_n_boot,
+    checked,
     degenerate,
     nan_mask,
 )
 from cqmetric.reliability.kernels import corr, p_from_t, permutation_pvalue
 from cqmetric.reliability.protocol import STAT_NAMES, Protocol, build_protocol
 from cqmetric.reliability.results import ReliabilityResult
-from cqmetric.resampling import child_rng, percentile_ci, scipy_percentile_ci
+from cqmetric.resampling import (
+    CONFIDENCE,
+    N_BOOT,
+    SEED,
+    child_rng,
+    percentile_ci,
+    scipy_percentile_ci,
+)
 
 __all__ = ["williams_t", "williams_test", "wilcoxon_test", "sign_test", "cohens_dz"]
 
@@ -78,6 +81,7 @@ def _check_r(where: str, name: str, r: Any) -> float:
     return float(r)
 
 
+@checked("williams_t")
 def williams_t(n: int, r12: float, r13: float, r23: float, *, alternative: str = "two-sided") -> ReliabilityResult:
     """Williams' T2 for r12 vs r13 given r23 (variable 1 shared), from the three correlations.
 
@@ -98,7 +102,6 @@ def williams_t(n: int, r12: float, r13: float, r23: float, *, alternative: str =
         (1.4378, 0.1571)
     """
     where = "williams_t"
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 4:
         raise InputValidationError(f"{where}: expected `n` to be an integer >= 4, got {n!r}.")
     r12, r13, r23 = (_check_r(where, k, v) for k, v in (("r12", r12), ("r13", r13), ("r23", r23)))
@@ -117,6 +120,7 @@ def williams_t(n: int, r12: float, r13: float, r23: float, *, alternative: str =
     )
 
 
+@checked("williams_test")
 def williams_test(
     human: Any,
     scores_a: Any,
@@ -129,10 +133,10 @@ def williams_test(
     test: str = "williams",
     resample: str = "auto",
     alternative: str = "two-sided",
-    n_boot: int = 2000,
+    n_boot: int = N_BOOT,
     n_perm: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Is metric A's correlation with the human ratings different from metric B's (same items)?
@@ -180,9 +184,7 @@ def williams_test(
         (0.0927, 5.935, 0.0019)
     """
     where = "williams_test"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     test = check_option(where, "test", test, WILLIAMS_TESTS)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     h = as_float_array(where, "human", human)
     a = as_float_array(where, "scores_a", scores_a)
     b = as_float_array(where, "scores_b", scores_b)
@@ -190,10 +192,6 @@ def williams_test(
         raise InputValidationError(
             f"{where}: expected `human`, `scores_a` and `scores_b` of the same length, got len(human)={h.size}, len(scores_a)={a.size}, len(scores_b)={b.size}."
         )
-    n_boot = check_n_boot(where, n_boot)
-    n_perm = check_n_boot(where, n_perm, name="n_perm")
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     proto = build_protocol(
         where,
         n=h.size,
@@ -349,6 +347,7 @@ def _hodges_lehmann(d: np.ndarray, axis: int = -1) -> Any:
     return np.median((d[..., i] + d[..., j]) / 2.0, axis=-1)
 
 
+@checked("wilcoxon_test")
 def wilcoxon_test(
     x: Any,
     y: Any = None,
@@ -357,9 +356,9 @@ def wilcoxon_test(
     zero_method: str = "wilcox",
     correction: bool = False,
     exact: str = "auto",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Wilcoxon signed-rank test of the differences d = x - y (or of x alone) against 0.
@@ -392,13 +391,8 @@ def wilcoxon_test(
         (0.0156, 0.4)
     """
     where = "wilcoxon_test"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     zero_method = check_option(where, "zero_method", zero_method, ("wilcox", "pratt", "zsplit"))
     exact = check_option(where, "exact", exact, ("auto", "exact", "asymptotic"))
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     d, n_all = _differences(where, x, y, nan_policy)
     settings = {
         "alternative": alternative,
@@ -444,8 +438,9 @@ def wilcoxon_test(
     )
 
 
+@checked("sign_test")
 def sign_test(
-    x: Any, y: Any = None, *, alternative: str = "two-sided", confidence: float = 0.95, nan_policy: str = "propagate"
+    x: Any, y: Any = None, *, alternative: str = "two-sided", confidence: float = CONFIDENCE, nan_policy: str = "propagate"
 ) -> ReliabilityResult:
     """Exact sign test: are positive differences d = x - y more (or less) frequent than negative ones?
 
@@ -470,9 +465,6 @@ def sign_test(
         (4, 1, 0.1875)
     """
     where = "sign_test"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
-    confidence = check_confidence(where, confidence)
     d, n_all = _differences(where, x, y, nan_policy)
     settings = {
         "alternative": alternative,
@@ -512,15 +504,16 @@ def _dz_ci_nct(t_obs: float, df: int, n: int, confidence: float) -> tuple[float,
     return (solve(a) / math.sqrt(n), solve(1 - a) / math.sqrt(n))
 
 
+@checked("cohens_dz")
 def cohens_dz(
     x: Any,
     y: Any = None,
     *,
     alternative: str = "two-sided",
     ci_method: str = "nct",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> ReliabilityResult:
     """Cohen's d_z = mean(d) / sd(d) of paired differences, with a CI and the paired t-test.
@@ -549,12 +542,7 @@ def cohens_dz(
         (1.3248, 0.0127)
     """
     where = "cohens_dz"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
     ci_method = check_option(where, "ci_method", ci_method, ("nct", "bootstrap"))
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     d, n_all = _differences(where, x, y, nan_policy)
     settings: dict[str, Any] = {"alternative": alternative, "ci": ci_method, "confidence": confidence}
     if ci_method == "bootstrap":

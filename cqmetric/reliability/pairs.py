@@ -2,7 +2,7 @@
 
 This is the check of the calibrated-surprise paper (20/20 pairs, mean margin about +0.37
 bit/token): score each original and its degraded counterpart (made, for example, with the seeded
-generators in :mod:`cqmetric.perturb`) and summarise the wins. The exact binomial test treats the
+generators in :mod:`cqmetric.research.perturb`) and summarise the wins. The exact binomial test treats the
 pairs as independent; if several degraded versions come from one original, aggregate them per
 original first.
 """
@@ -16,34 +16,30 @@ import numpy as np
 from scipy import stats
 
 from cqmetric._validation import (
-    NAN_POLICIES,
     as_float_array,
     check_bool,
-    check_option,
-    check_seed,
 )
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.inputs import (
-    ALTERNATIVES,
-    check_confidence,
-    check_n_boot,
+    checked,
     degenerate,
 )
 from cqmetric.reliability.results import PairValidationResult
-from cqmetric.resampling import child_rng, scipy_percentile_ci
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED, child_rng, scipy_percentile_ci
 
 __all__ = ["pair_validation"]
 
 
+@checked("pair_validation")
 def pair_validation(
     original: Any,
     degraded: Any,
     *,
     higher_is_better: bool = True,
     alternative: str = "greater",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> PairValidationResult:
     """Win rate, exact binomial test and mean margin of original over degraded scores.
@@ -70,11 +66,6 @@ def pair_validation(
         (4, 1, 0.1875, 0.32)
     """
     where = "pair_validation"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
-    alternative = check_option(where, "alternative", alternative, ALTERNATIVES)
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     o = as_float_array(where, "original", original)
     g = as_float_array(where, "degraded", degraded)
     if o.size != g.size:

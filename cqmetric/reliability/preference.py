@@ -33,13 +33,17 @@ from typing import Any
 import numpy as np
 
 from cqmetric._validation import (
-    NAN_POLICIES,
     check_option,
     check_positive_int,
     check_seed,
 )
 from cqmetric.errors import InputValidationError
-from cqmetric.reliability.inputs import check_confidence, check_n_boot, degenerate
+from cqmetric.reliability.inputs import (
+    check_confidence,
+    check_n_boot,
+    checked,
+    degenerate,
+)
 from cqmetric.reliability.judgements import (
     JudgedPairs,
     as_score_map,
@@ -59,7 +63,14 @@ from cqmetric.reliability.preference_results import (
     PreferenceComparison,
     PreferenceResult,
 )
-from cqmetric.resampling import child_rng, cluster_counts, percentile_ci
+from cqmetric.resampling import (
+    CONFIDENCE,
+    N_BOOT,
+    SEED,
+    child_rng,
+    cluster_counts,
+    percentile_ci,
+)
 
 __all__ = [
     "preference_agreement",
@@ -175,6 +186,7 @@ def _length_cells(where: str, lengths: Any, pairs: JudgedPairs, credit: np.ndarr
 # -- public functions ---------------------------------------------------------------------------------------
 
 
+@checked("preference_agreement")
 def preference_agreement(
     scores: Any,
     judgements: Any,
@@ -185,9 +197,9 @@ def preference_agreement(
     lengths: Any = None,
     length_tolerance: float = DEFAULT_LENGTH_TOLERANCE,
     length_bins: Sequence[float] = DEFAULT_LENGTH_BINS,
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> PreferenceResult:
     """Pairwise accuracy of a scorer against preference judgements, with an item-clustered bootstrap CI.
@@ -228,7 +240,6 @@ def preference_agreement(
         (0.7, 5, 1, 1)
     """
     where = "preference_agreement"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     n_boot, seed, confidence = _check_common(where, judgement_ties, n_boot, seed, confidence)
     check_option(where, "score_ties", score_ties, SCORE_TIES)
     pairs = _pairs(where, judgements)
@@ -266,6 +277,7 @@ def preference_agreement(
                             tuple(cells), settings, details)
 
 
+@checked("preference_difference")
 def preference_difference(
     scores: Any,
     baseline: Any,
@@ -278,9 +290,9 @@ def preference_difference(
     score_ties: str = "half",
     pvalue: str = "permutation",
     n_perm: int = 10000,
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     nan_policy: str = "propagate",
 ) -> PreferenceComparison:
     """Paired difference in pairwise accuracy of two scorers on the same judged pairs.
@@ -307,7 +319,6 @@ def preference_difference(
         (0.75, 0.5, 0.25, 0.625)
     """
     where = "preference_difference"
-    nan_policy = check_option(where, "nan_policy", nan_policy, NAN_POLICIES)
     n_boot, seed, confidence = _check_common(where, judgement_ties, n_boot, seed, confidence)
     check_option(where, "score_ties", score_ties, SCORE_TIES)
     pvalue = check_option(where, "pvalue", pvalue, PVALUES)
@@ -377,9 +388,9 @@ def preference_ceiling(
     *,
     judgement_ties: str = "drop",
     majority_ties: str = "half",
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
 ) -> PreferenceResult:
     """The judges' own ceiling: each judge against the majority of the other judges of the same pair, pooled.
 

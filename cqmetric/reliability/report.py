@@ -19,6 +19,7 @@ from cqmetric._validation import as_float_array, check_bool
 from cqmetric.errors import InputValidationError
 from cqmetric.reliability.ceiling import human_ceiling
 from cqmetric.reliability.correlation import correlation
+from cqmetric.reliability.inputs import checked
 from cqmetric.reliability.preference_report import (
     PreferenceReport,
     preference_from_report,
@@ -34,6 +35,7 @@ from cqmetric.reliability.results import (
     jsonable,
     make_signature,
 )
+from cqmetric.resampling import CONFIDENCE, N_BOOT, SEED
 
 __all__ = ["report", "ReliabilityReport", "ReportRow"]
 
@@ -161,6 +163,7 @@ def _ratings_by_criterion(where: str, ratings: Any, criteria: Sequence[str] | No
     return {str(c): arr[:, :, j] for j, c in enumerate(names)}
 
 
+@checked("report")
 def report(
     scores: Any,
     ratings: Any = None,
@@ -177,9 +180,9 @@ def report(
     center_raters: bool = False,
     rater_ids: Any = None,
     resample: str = "auto",
-    n_boot: int = 1000,
-    seed: int = 12345,
-    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+    confidence: float = CONFIDENCE,
     pvalue: str = "auto",
     alternative: str = "two-sided",
     nan_policy: str = "propagate",
@@ -229,7 +232,6 @@ def report(
     """
     where = "report"
     ceiling = check_bool(where, "ceiling", ceiling)
-    center_raters = check_bool(where, "center_raters", center_raters)
     if judgements is not None or ratings is None:
         rating_only = dict(criteria=criteria, method=method, level=level, groups=groups, systems=systems,
                            center_raters=center_raters, rater_ids=rater_ids, resample=resample, pvalue=pvalue,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cqmetric.serialization import jsonable
+from cqmetric.signature import Signature
 
 __all__ = [
     "ReliabilityResult",
@@ -99,12 +100,9 @@ def _settings_str(settings: Mapping[str, Any]) -> str:
 
 
 def make_signature(settings: Mapping[str, Any]) -> str:
-    """`key:value|...|version:X` from `settings` (insertion order) and the cqmetric version."""
-    from cqmetric.version import __version__
-
-    parts = [f"{k}:{'none' if v is None else v}" for k, v in settings.items()]
-    parts.append(f"version:{__version__}")
-    return "|".join(parts)
+    """`key:value|...|version:X` from `settings` (insertion order) and the cqmetric version: the package's one
+    signature type (`cqmetric.Signature`), in its text form."""
+    return Signature.from_settings(settings).format()
 
 
 class FrozenMap(Mapping[str, Any]):

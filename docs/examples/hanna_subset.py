@@ -7,7 +7,7 @@ with `cqmetric.score(..., model=None)` (the embedded SmolLM2-135M), and computes
 (inside each prompt, over its 11 stories, averaged over prompts) of every score, and of text length, against
 each criterion, with a bootstrap CI over prompts.
 
-It reads HANNA in place with `cqmetric.hanna.load_hanna()` (from `$CQMETRIC_HANNA` or `../shared/data/hanna`)
+It reads HANNA in place with `cqmetric.research.hanna.load_hanna()` (from `$CQMETRIC_HANNA` or `../shared/data/hanna`)
 every time it runs. No HANNA data (story text or ratings) is ever copied into the project: the JSON holds only
 what cqmetric computed, keyed by HANNA's story_id / prompt_index / system. It writes into `docs/assets/`:
 
@@ -50,7 +50,7 @@ from cqmetric import (
     score,
 )
 from cqmetric.examples import load_examples
-from cqmetric.hanna import load_hanna
+from cqmetric.research.hanna import load_hanna
 from cqmetric.reliability.correlation import correlation
 from cqmetric.viz import plot_agreement, plot_profile, save_token_html
 
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "description": "HANNA subset scored with cqmetric; story-level Kendall tau (within prompt, averaged). "
                        "Only cqmetric's numbers: HANNA's texts and ratings are read in place, never stored here.",
         "data": {"source": "HANNA hanna_stories_annotations.csv (Chhun et al. 2022, MIT), read in place with "
-                           "cqmetric.hanna.load_hanna()",
+                           "cqmetric.research.hanna.load_hanna()",
                  "prompts": list(range(args.prompts)), "systems": N_SYSTEMS, "stories": len(stories),
                  "n_raters": int(stories[0]["n_raters"]), "ratings": "mean of 3 raters per criterion (not stored)",
                  "truncated": False},

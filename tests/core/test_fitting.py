@@ -5,7 +5,7 @@ import pytest
 from scipy import optimize
 
 from cqmetric.errors import InputValidationError
-from cqmetric.fitting import fit_weights
+from cqmetric.research.fitting import fit_weights
 
 
 def synthetic(seed=0, n_groups=30, per_group=10):

@@ -9,7 +9,7 @@ from scipy import stats
 
 from cqmetric import CreativeQuality, OrderCalibration, Surprise, build_signature, score
 from cqmetric.errors import InputValidationError
-from cqmetric.fitting import creative_quality_values, fit_creative_quality, within_group_kendall
+from cqmetric.research.fitting import creative_quality_values, fit_creative_quality, within_group_kendall
 from cqmetric.recommended import FITTED
 
 FIT_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "recommendation_fit.json"

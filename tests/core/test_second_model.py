@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cqmetric import CreativeQuality, OrderCalibration, score
-from cqmetric.fitting import creative_quality_values
+from cqmetric.research.fitting import creative_quality_values
 from cqmetric.recommended import FITTED
 from cqmetric.types import Request
 
@@ -73,7 +73,7 @@ def test_creative_quality_alone_equals_batched_and_is_its_formula(which, request
 
 
 def test_gemma_reproduces_the_validity_benchmark_rows(gemma):
-    from cqmetric.hanna import load_hanna
+    from cqmetric.research.hanna import load_hanna
 
     try:
         hanna = load_hanna()

@@ -29,7 +29,7 @@ def reference() -> dict:
 
 @pytest.fixture(scope="session")
 def hanna():
-    """HANNA loaded in place with cqmetric.hanna.load_hanna; the test is skipped when the folder is absent."""
+    """HANNA loaded in place with cqmetric.research.hanna.load_hanna; the test is skipped when the folder is absent."""
     root = hanna_root()
     if not (root / "hanna_stories_annotations.csv").is_file():
         pytest.skip(
@@ -37,7 +37,7 @@ def hanna():
             "and set CQMETRIC_HANNA=<folder> to run the HANNA reproduction tests."
         )
     pytest.importorskip("pandas")
-    from cqmetric.hanna import load_hanna
+    from cqmetric.research.hanna import load_hanna
 
     return load_hanna(root)
 

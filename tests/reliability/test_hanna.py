@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from cqmetric.errors import DegenerateInputWarning
-from cqmetric.hanna import CRITERIA, SYSTEMS, HannaNotFoundError, load_hanna
+from cqmetric.research.hanna import CRITERIA, SYSTEMS, HannaNotFoundError, load_hanna
 from cqmetric.reliability import correlation, human_ceiling, krippendorff_alpha
 from cqmetric.units import sentence_spans
 

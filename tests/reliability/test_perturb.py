@@ -1,4 +1,4 @@
-"""cqmetric.perturb: deterministic seeded degradations, flagged no-ops, derangements."""
+"""cqmetric.research.perturb: deterministic seeded degradations, flagged no-ops, derangements."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.units import sentence_spans
-from cqmetric.perturb import (
+from cqmetric.research.perturb import (
     derangement,
     perturb_texts,
     shuffle_sentences,

@@ -1,0 +1,69 @@
+"""The expert-judged sources of the validity study, as rows a `cqmetric score` run reads, and the models.
+
+Each row has an `id`, its `item` (the unit of the dev/test split and of every clustered interval), its `split`,
+the `text` and the `constraint` (the prompt or instruction it answers). `collect` in `tool.py` writes them as
+JSONL and scores them with the library's own command line (`cqmetric score --resume`), so a killed run continues
+where it stopped and every row carries the signature of the settings that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results"
+CACHE = RESULTS / "cache"  # per-token outputs (large, not committed: `tool.py collect` recreates them)
+
+#: Model name -> how `cqmetric score` reaches it (None: the embedded model; a callable: a folder found at run time).
+MODELS = ("smollm2", "gemma")
+
+
+def model_argument(name: str) -> list[str]:
+    """The `--model` arguments of `cqmetric score` for a model name."""
+    if name == "smollm2":
+        return []
+    if name == "gemma":
+        from cqmetric.backends.embedded import gemma_model_dir
+
+        return ["--model", str(gemma_model_dir()[0])]
+    raise SystemExit(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+
+
+def lamp_rows() -> list[dict[str, Any]]:
+    """Every LAMP paragraph (200 items x 3 conditions) with its instruction as the constraint."""
+    from cqmetric.research.lamp import load_lamp
+
+    lamp = load_lamp()
+    rows = []
+    for r in lamp.texts.itertuples(index=False):
+        rows.append({"id": r.text_id, "item": r.item, "split": lamp.split[r.item], "condition": r.condition,
+                     "text": r.text, "constraint": r.instruction})
+    return rows
+
+
+def hanna_rows() -> list[dict[str, Any]]:
+    """Every HANNA story (96 prompts x 11 systems) with its prompt; the split is benchmarks/validity/split.json."""
+    from cqmetric.research.hanna import load_hanna
+
+    hanna = load_hanna()
+    split = json.loads((HERE / "split.json").read_text())
+    side = {p: "dev" for p in split["dev"]} | {p: "test" for p in split["test"]}
+    rows = []
+    for r in hanna.stories.itertuples(index=False):
+        rows.append({"id": int(r.story_id), "item": int(r.prompt_index), "split": side[int(r.prompt_index)],
+                     "system": r.system, "text": r.story, "constraint": r.prompt})
+    return rows
+
+
+SOURCES = {"lamp": lamp_rows, "hanna": hanna_rows}
+
+
+def fingerprint(rows: list[dict[str, Any]]) -> str:
+    """sha256 (16 hex) of the rows as written: which data a result was computed on."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
