@@ -559,7 +559,7 @@ def test_an_unusable_output_path_fails_before_the_model_loads(tmp_path, run_cli,
 
 
 def test_a_second_run_on_the_same_output_is_refused(tmp_path, run_cli):
-    from cqmetric.io import OutputLock
+    from cqmetric.resume import OutputLock
 
     src = write_jsonl(tmp_path / "in.jsonl", make_rows(3))
     out = tmp_path / "out.jsonl"

@@ -750,7 +750,7 @@ def test_probe_69_cli_interrupted_with_ctrl_c(tmp_path, tiny_model_dir):
 
 def test_probe_70_cli_two_runs_on_one_output(tmp_path):
     # probe-70: the user starts a second run on the output a first run is still writing
-    from cqmetric.io import OutputLock
+    from cqmetric.resume import OutputLock
 
     write_jsonl(tmp_path / "in.jsonl", story_rows(1, prompt=False))
     with OutputLock(tmp_path / "out.jsonl"):

@@ -92,7 +92,7 @@ def run_score(args: argparse.Namespace) -> int:
     input, the options and the output path are all checked before the model loads, and `OUT.lock` keeps two
     runs from writing the same output.
     """
-    from cqmetric import io
+    from cqmetric import io, resume
     from cqmetric.api import build_signature, get_backend, score
     from cqmetric.options import ScoreOptions
     from cqmetric.settings import ModelSettings
@@ -121,7 +121,7 @@ def run_score(args: argparse.Namespace) -> int:
                 f"got a row with it; rename that field in the input."
             )
 
-    with io.OutputLock(out_path, where=where):
+    with resume.OutputLock(out_path, where=where):
         # The model settings go to the backend once; each chunk's call then passes the rest (batching included).
         backend = get_backend(args.model, settings=opts.model) if args.server is None else _server_backend(args, opts)
         opts = ScoreOptions.from_settings(where, opts, model=ModelSettings())
@@ -167,23 +167,23 @@ def _server_backend(args: argparse.Namespace, opts: Any) -> Any:
 def _score_rows(args: argparse.Namespace, opts: Any, backend: Any, signature: str, table: Any, texts: list[str],
                 constraints: list[Any] | None, out_path: Path, out_format: str, score: Any, *,
                 scorers: list[Any] | None, added: tuple[str, ...]) -> int:
-    from cqmetric import io
+    from cqmetric import io, resume
 
     where = "score"
     n = len(table)
     chunk = args.chunk_size
-    hashes = [io.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
-    sidecar_path = io.progress_path(out_path)
+    hashes = [resume.row_hash(row, args.text_field, args.constraint_field) for row in table.rows]
+    sidecar_path = resume.progress_path(out_path)
     key = {"signature": signature, "chunk_size": chunk, "batch_size": opts.batch.batch_size,
            "batch_tokens": opts.batch.batch_tokens or 0}
-    progress = io.ProgressFile(sidecar_path, key, chunk)
+    progress = resume.ProgressFile(sidecar_path, key, chunk)
     done: dict[int, dict[str, Any]] = {}
     if args.resume and sidecar_path.exists():
         done = progress.load(hashes)
         note(f"resuming: {len(done)} of {n} rows already scored with these settings ({sidecar_path}).")
     elif args.resume and out_path.exists():
         nullable = () if constraints is not None else ("calibrated_surprise", "residual")  # none without prompts
-        done = io.reusable_rows(out_path, table, signature, chunk, added=added, nullable=nullable, where=where)
+        done = resume.reusable_rows(out_path, table, signature, chunk, added=added, nullable=nullable, where=where)
         note(f"resuming from {out_path} (no progress file): {len(done)} of {n} rows already there with these "
               "settings are kept.")
     elif args.resume:

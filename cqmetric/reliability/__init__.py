@@ -25,16 +25,17 @@ Where each number is computed:
   ``protocol.py`` — the study design: levels, groups and systems, bootstrap units, p-values;
   ``kernels.py`` — the coefficients themselves (scipy where it has them), partial correlation, p-value arithmetic.
 * ``ceiling.py`` — :func:`human_ceiling`; ``report.py`` — :func:`report`.
-* ``agreement.py`` — ICC (pingouin), Krippendorff's alpha (krippendorff), the kappas (statsmodels);
-  ``ratings.py`` — wide/long ratings and rater centring.
-* ``paired.py`` — Williams, Wilcoxon, sign test, d_z; ``compare.py`` — :func:`compare_models`;
-  ``pairs.py`` — :func:`pair_validation`.
+* ``agreement.py`` — ICC (pingouin); ``alpha.py`` — Krippendorff's alpha (krippendorff); ``kappa.py`` — the
+  kappas (statsmodels); ``ratings.py`` — wide/long ratings and rater centring.
+* ``williams.py`` — Williams' test; ``paired.py`` — Wilcoxon, sign test, d_z; ``compare.py`` —
+  :func:`compare_models`; ``pairs.py`` — :func:`pair_validation`.
 * ``judgements.py`` — rankings and pairwise judgements into judged pairs; ``preference.py`` — pairwise
   accuracy, paired difference, judges' ceiling (their arithmetic: ``preference_kernels.py``);
   ``bradley_terry.py`` — systems; ``preference_report.py`` — :func:`preference_report`;
   ``preference_results.py`` — their result classes.
-* ``results.py`` — the result classes; ``resampling.py`` — seeded streams, bootstrap draws, percentile CIs;
-  ``inputs.py`` — the checks at the boundary.
+* ``results.py`` — the result classes (``tables.py``: how they print); ``cqmetric.resampling`` — seeded
+  streams, bootstrap draws, percentile CIs, shared with ``score()``; ``inputs.py`` — the checks at the boundary
+  (``@checked``).
 """
 
 from cqmetric.reliability.agreement import (
