@@ -4,6 +4,7 @@ Subcommands:
     score    score the texts of a JSONL/CSV file row by row (resumable), writing JSONL/CSV.
     report   reliability of metric scores against expert ratings.
     compare  two models' scores on the same items: the difference and its uncertainty.
+    cqa      score items with a base and tuned checkpoints: Delta(Delta I) per group (cqmetric.research.cqa_cli).
     demo     score the bundled example stories with the embedded model.
 
 Errors in the input print one line, `cqmetric: error: ...`, and exit with status 2; other errors (a model
@@ -514,6 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--alternative", default="greater", help="greater (default: B > A), less or two-sided")
     _add_statistics_options(cp, n_boot=2000)
     cp.set_defaults(func=_compare)
+
+    from cqmetric.research.cqa_cli import add_parser as add_cqa_parser
+
+    add_cqa_parser(sub)
 
     demo = sub.add_parser("demo", help="score the bundled example stories with the embedded model")
     demo.add_argument("--batch-size", type=_positive_int, default=None,

@@ -1,0 +1,1 @@
+"""Research wing: loaders of expert-judged sets and experiment workflows, outside the core estimator."""
