@@ -31,7 +31,7 @@ from cqmetric.reliability.multiplicity import holm
 from cqmetric.research import models as _models
 from cqmetric.research.cqa_result import CheckpointResult, CQAResult, GroupInfo, ModelInfo
 
-__all__ = ["run_cqa", "check_groups", "cqa_statistics"]
+__all__ = ["run_cqa", "check_groups", "cqa_statistics", "backend_for"]
 
 WHERE = "run_cqa"
 
@@ -165,7 +165,9 @@ def _score(backend: Any, texts: list[str], sets: list[ConstraintSet], opts: Scor
     return score(texts, sets, model=backend, options=opts)
 
 
-def _backend(model: Any, tokenizer: Any, name: str, weights: str | None, start: dict[str, Any], opts: ScoreOptions) -> Any:
+def backend_for(model: Any, tokenizer: Any, name: str, weights: str | None, start: dict[str, Any],
+                opts: ScoreOptions) -> Any:
+    """An HFBackend on a loaded model with the base's start-token settings (`load_base`) and `opts`' batching."""
     from cqmetric.backends.hf import HFBackend
 
     options = {"start_token": start["start_token"]}
@@ -260,7 +262,7 @@ def run_cqa(
             _models.check_adapter_fits(spec, base_model.config, where=where)
 
     # -- model passes: everything above was checked first ---------------------------------------------------
-    base_backend = _backend(base_model, tokenizer, base_name, base_sha, start, opts)
+    base_backend = backend_for(base_model, tokenizer, base_name, base_sha, start, opts)
     base_res = _score(base_backend, texts, sets, opts)
     infos = [ModelInfo(base_name, "base", None if base is None else str(base), base_sha, base_sha)]
     tuned, logprobs = {}, {base_name: _logprobs(base_res)}
@@ -271,7 +273,7 @@ def run_cqa(
         else:
             model = _models.merged_model(spec, base_model, where=where)
             weights = None  # the merged parameters' hash, computed by the backend
-        backend = _backend(model, tokenizer, spec.label, weights, start, opts)
+        backend = backend_for(model, tokenizer, spec.label, weights, start, opts)
         res = _score(backend, texts, sets, opts)
         if not np.array_equal(res.n_tokens, base_res.n_tokens):
             raise InputValidationError(f"{where}: checkpoint {spec.label!r} tokenized the texts differently.")

@@ -1,0 +1,208 @@
+"""The CQA mini-replication (protocol.md): score the groups with the base and the five epoch adapters, report.
+
+Writes benchmarks/results/cqa_replication.json (every number, the verdict, provenance) and .md (the tables),
+docs/assets/cqa_per_token.png (the per-token picture), and benchmarks/results/cqa_lamp_test_scores.jsonl
+(base and epoch-5 scores of all 300 LAMP test paragraphs, for a later agreement analysis).
+
+Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import data  # noqa: E402
+from _meta import provenance  # noqa: E402
+from tune import EPOCHS, default_out  # noqa: E402
+
+REPO = HERE.parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+PICTURE = REPO / "docs" / "assets" / "cqa_per_token.png"
+SEED = 20261205
+N_BOOT = 2000
+ALPHA = 0.05
+
+
+def verdict(result) -> dict:
+    """The protocol's reading: per epoch the Holm-adjusted tests, then replicates / partly / does not."""
+    rows, replicating, moving = [], [], []
+    for label, res in result.checkpoints.items():
+        lit, fact, con = res.groups["literary"], res.groups["factual"], res.contrast
+        row = {"checkpoint": label, "literary_mean": lit.mean, "literary_holm_p": res.holm["literary"],
+               "factual_mean": fact.mean, "factual_holm_p": res.holm["factual"], "contrast": con.estimate,
+               "contrast_holm_p": res.contrast_holm}
+        lit_moves = row["literary_holm_p"] < ALPHA and lit.mean > 0
+        selective = row["contrast_holm_p"] < ALPHA and con.estimate > 0 and row["factual_holm_p"] >= ALPHA
+        row["literary_moves"], row["selective"] = lit_moves, bool(lit_moves and selective)
+        moving += [label] if lit_moves else []
+        replicating += [label] if lit_moves and selective else []
+        rows.append(row)
+    outcome = "replicates" if replicating else ("partly replicates" if moving else "does not replicate")
+    e5 = result.checkpoints[f"epoch-{EPOCHS}"]
+    uncorrected = {
+        "literary_p": e5.groups["literary"].wilcoxon.pvalue, "factual_p": e5.groups["factual"].wilcoxon.pvalue,
+        "contrast_p": e5.contrast.pvalue,
+        "would_pass": bool(e5.groups["literary"].wilcoxon.pvalue < ALPHA and e5.groups["literary"].mean > 0
+                           and e5.groups["factual"].wilcoxon.pvalue >= ALPHA and e5.contrast.pvalue < ALPHA
+                           and e5.contrast.estimate > 0),
+    }
+    return {"alpha": ALPHA, "outcome": outcome, "epochs_replicating": replicating, "epochs_literary_moves": moving,
+            "per_epoch": rows, "epoch5_uncorrected": uncorrected, "model_size": "135M"}
+
+
+def secondary(result, ids) -> list[dict]:
+    """Descriptive only: the literary group's LAMP and HANNA parts (compare_models on the same per-item scores)."""
+    import numpy as np
+
+    from cqmetric.reliability import compare_models
+
+    out = []
+    for part, prefix in (("literary: LAMP test", "lamp/"), ("literary: HANNA human", "hanna/")):
+        idx = np.array([i for i, k in enumerate(ids) if k.startswith(prefix)])
+        for label in result.checkpoints:
+            s = compare_models(result.base_scores[idx], result.tuned_scores[label][idx], n_boot=N_BOOT, seed=SEED).overall
+            out.append({"part": part, "checkpoint": label, **s.to_dict()})
+    return out
+
+
+def lamp_test_scores(adapters: Path) -> list[dict]:
+    """Base and epoch-5 scores of all 300 LAMP test paragraphs (3 conditions) with their instructions."""
+    from cqmetric import score
+    from cqmetric.research import models
+    from cqmetric.research.cqa import backend_for
+    from cqmetric.options import ScoreOptions
+
+    items = data.lamp_items()
+    keys = [(k, c) for k in data.lamp_split()["test"] for c in data.CONDITIONS]
+    texts = [items[k]["texts"][c] for k, c in keys]
+    prompts = [items[k]["instruction"] for k, _ in keys]
+    base_model, tok, name, sha, start = models.load_base(None)
+    opts = ScoreOptions.from_settings("run", batch_size=8, n_bootstrap=0)
+    spec = models.inspect_checkpoint(adapters / f"epoch-{EPOCHS}", label=f"epoch-{EPOCHS}")
+    rows = []
+    for label, model, weights in ((name, base_model, sha), (spec.label, models.merged_model(spec, base_model), None)):
+        backend = backend_for(model, tok, label, weights, start, opts)
+        res = score(texts, prompts, model=backend, options=opts)
+        sig = res.signature.format()
+        for (k, c), rec in zip(keys, res.to_records()):
+            rows.append({"id": f"lamp/{k}", "condition": c, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
+                         "surprise": rec["surprise"], "n_tokens": rec["n_tokens"], "signature": sig})
+    return rows
+
+
+def fmt(x, digits=3):
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def fmt_p(p):
+    return "–" if p is None else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
+
+
+def ci(pair, digits=3):
+    return "–" if pair is None else f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
+def markdown(report: dict) -> str:
+    res, v, prov = report["result"], report["verdict"], report["provenance"]
+    lines = [
+        "# CQA mini-replication at 135M (protocol: benchmarks/cqa/protocol.md)", "",
+        f"cqmetric {prov['cqmetric_version']}, commit {prov['git_commit'][:10]}, {prov['date']}, "
+        f"{prov['machine']['cpu']} ({prov['machine']['cores']} cores); scoring wall time "
+        f"{report['wall_seconds']['scoring'] / 60:.1f} min, tuning {report['tuning']['wall_seconds'] / 60:.1f} min "
+        f"(seed {report['tuning']['seed']}, data {report['tuning']['data']['fingerprint']}).", "",
+        f"Signature: `{res['signature']}`", "",
+        "Δ(ΔI) = calibrated surprise (tuned) − (base), bits/token, per item; one-sided Wilcoxon (H1: tuned > base); "
+        "Holm across the 5 epochs within each group; 95% percentile-bootstrap CIs "
+        f"({res['settings']['n_boot']} resamples, seed {res['settings']['seed']}).", "",
+        "| epoch | group | n | mean Δ(ΔI) [95% CI] | median [95% CI] | Wilcoxon p | Holm p | d_z [95% CI] |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, ck in res["checkpoints"].items():
+        for g, s in ck["groups"].items():
+            lines.append(f"| {label} | {g} | {s['n']} | {fmt(s['mean'], 4)} {ci(s['mean_ci'], 4)} | "
+                         f"{fmt(s['median'], 4)} {ci(s['median_ci'], 4)} | {fmt_p(s['wilcoxon']['pvalue'])} | "
+                         f"{fmt_p(ck['holm'][g])} | {fmt(s['d_z']['estimate'])} {ci(s['d_z']['ci'])} |")
+    lines += ["", "Contrast: mean Δ(ΔI)[literary] − mean Δ(ΔI)[factual], one-sided Mann-Whitney (H1: literary > "
+              "factual), Holm across the 5 epochs.", "",
+              "| epoch | contrast [95% CI] | Mann-Whitney p | Holm p |", "|---|---|---|---|"]
+    for label, ck in res["checkpoints"].items():
+        c = ck["contrast"]
+        lines.append(f"| {label} | {fmt(c['estimate'], 4)} {ci(c['ci'], 4)} | {fmt_p(c['pvalue'])} | "
+                     f"{fmt_p(ck['contrast_holm'])} |")
+    lines += ["", "Descriptive only (no test counts towards the verdict): the literary group's two parts.", "",
+              "| part | epoch | n | mean Δ(ΔI) [95% CI] | Wilcoxon p (uncorrected) | d_z |", "|---|---|---|---|---|---|"]
+    for s in report["secondary"]:
+        lines.append(f"| {s['part']} | {s['checkpoint']} | {s['n']} | {fmt(s['mean'], 4)} {ci(s['mean_ci'], 4)} | "
+                     f"{fmt_p(s['wilcoxon']['pvalue'])} | {fmt(s['d_z']['estimate'])} |")
+    g = report["data"]["groups"]
+    lines += ["", "Groups: " + "; ".join(
+        f"{name} n = {d['n']} (median {d['median_words']:.0f} words, {d['median_tokens']:.0f} tokens; "
+        f"{', '.join(f'{k} {n}' for k, n in d['parts'].items())})" for name, d in g.items()) + ".", "",
+        f"**Verdict ({v['model_size']}): {v['outcome']}.** Epochs where the literary group moves after Holm: "
+        f"{', '.join(v['epochs_literary_moves']) or 'none'}; where the move is also selective (contrast significant, "
+        f"factual not): {', '.join(v['epochs_replicating']) or 'none'}. Epoch 5 read alone, uncorrected: literary "
+        f"p = {fmt_p(v['epoch5_uncorrected']['literary_p'])}, factual p = {fmt_p(v['epoch5_uncorrected']['factual_p'])}, "
+        f"contrast p = {fmt_p(v['epoch5_uncorrected']['contrast_p'])} (would pass uncorrected: "
+        f"{'yes' if v['epoch5_uncorrected']['would_pass'] else 'no'}).", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adapters", type=Path, default=default_out(), help="the folder tune.py wrote")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    from cqmetric.research.cqa import run_cqa
+
+    tuning = json.loads((RESULTS / "cqa_tuning.json").read_text())
+    literary, factual = data.literary_items(), data.factual_items()
+    groups = {"literary": [(r["text"], r["constraint"]) for r in literary],
+              "factual": [(r["text"], r["constraint"]) for r in factual]}
+    checkpoints = {f"epoch-{e}": args.adapters / f"epoch-{e}" for e in range(1, EPOCHS + 1)}
+    t0 = time.perf_counter()
+    result = run_cqa(None, checkpoints, groups, contrast=("literary", "factual"), n_boot=N_BOOT, seed=SEED,
+                     batch_size=args.batch_size, progress=True)
+    scoring = time.perf_counter() - t0
+    ids = [r["id"] for r in literary + factual]
+    fig = result.plot_per_token(title="Per-token change, epoch adapters − base (darker = later epoch), 135M")
+    fig.savefig(PICTURE, dpi=110)
+    n_tok = dict(zip(ids, result.n_tokens))
+    data_info = {"groups": {}, "ids": ids, "fingerprints": {}}
+    for name, rows in (("literary", literary), ("factual", factual)):
+        parts = {"lamp": sum(r["id"].startswith("lamp/") for r in rows),
+                 "hanna": sum(r["id"].startswith("hanna/") for r in rows),
+                 "wikipedia": sum(r["id"].startswith("wiki/") for r in rows)}
+        data_info["groups"][name] = {
+            "n": len(rows), "parts": {k: n for k, n in parts.items() if n},
+            "median_words": statistics.median(len(r["text"].split()) for r in rows),
+            "median_tokens": statistics.median(int(n_tok[r["id"]]) for r in rows),
+            "fingerprint": data.fingerprint(rows)}
+    data_info["wikipedia_file_sha256"] = data.WIKI_SHA256
+    data_info["lamp_split_fingerprint"] = data.fingerprint(data.lamp_split())
+    report = {"what": "CQA mini-replication, embedded SmolLM2-135M, LoRA epochs 1-5 (benchmarks/cqa/protocol.md)",
+              "provenance": provenance(), "tuning": tuning, "data": data_info, "result": result.to_dict(),
+              "secondary": secondary(result, ids), "verdict": verdict(result),
+              "wall_seconds": {"scoring": scoring}}
+    print(result)
+    t1 = time.perf_counter()
+    rows = lamp_test_scores(args.adapters)
+    report["wall_seconds"]["lamp_test_scores"] = time.perf_counter() - t1
+    with (RESULTS / "cqa_lamp_test_scores.jsonl").open("w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    (RESULTS / "cqa_replication.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+    (RESULTS / "cqa_replication.md").write_text(markdown(report))
+    print(f"verdict: {report['verdict']['outcome']}; wrote {RESULTS / 'cqa_replication.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
