@@ -122,6 +122,25 @@ def literary_items() -> list[dict[str, Any]]:
     return lamp + hanna
 
 
+SUBSET_SEED = 20261206
+SUBSETS = {"lamp": (0, 50), "hanna": (1, 10), "wiki": (2, 60)}  # part -> (stream k, size): protocol, amendment 1
+
+
+def subset(rows: list[dict[str, Any]], part: str) -> list[dict[str, Any]]:
+    """The seeded subset of one part (protocol.md, amendment 1), in the original order."""
+    k, size = SUBSETS[part]
+    chosen = np.random.default_rng([SUBSET_SEED, k]).choice(len(rows), size=size, replace=False)
+    return [rows[i] for i in sorted(int(c) for c in chosen)]
+
+
+def scored_groups() -> dict[str, list[dict[str, Any]]]:
+    """The groups as scored after amendment 1: literary = 50 LAMP + 10 HANNA, factual = 60 Wikipedia."""
+    literary = literary_items()
+    lamp = [r for r in literary if r["id"].startswith("lamp/")]
+    hanna = [r for r in literary if r["id"].startswith("hanna/")]
+    return {"literary": subset(lamp, "lamp") + subset(hanna, "hanna"), "factual": subset(factual_items(), "wiki")}
+
+
 def training_items() -> list[dict[str, Any]]:
     """The 100 LAMP dev items' Human-edited paragraphs with their instructions; refuses any overlap with test."""
     split = lamp_split()

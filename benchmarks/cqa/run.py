@@ -1,10 +1,11 @@
 """The CQA mini-replication (protocol.md): score the groups with the base and the five epoch adapters, report.
 
-Writes benchmarks/results/cqa_replication.json (every number, the verdict, provenance) and .md (the tables),
-docs/assets/cqa_per_token.png (the per-token picture), and benchmarks/results/cqa_lamp_test_scores.jsonl
-(base and epoch-5 scores of all 300 LAMP test paragraphs, for a later agreement analysis).
+Writes benchmarks/results/cqa_replication.json (every number, the verdict, provenance) and .md (the tables)
+and docs/assets/cqa_per_token.png (the per-token picture). With --lamp-scores it writes instead
+benchmarks/results/cqa_lamp_test_scores.jsonl (base and epoch-5 scores of all 300 LAMP test paragraphs, for a
+later agreement analysis).
 
-Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR]
+Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR] [--lamp-scores]
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def secondary(result, ids) -> list[dict]:
     return out
 
 
-def lamp_test_scores(adapters: Path) -> list[dict]:
+def lamp_test_scores(adapters: Path, batch_size: int | None) -> list[dict]:
     """Base and epoch-5 scores of all 300 LAMP test paragraphs (3 conditions) with their instructions."""
     from cqmetric import score
     from cqmetric.research import models
@@ -85,7 +86,7 @@ def lamp_test_scores(adapters: Path) -> list[dict]:
     texts = [items[k]["texts"][c] for k, c in keys]
     prompts = [items[k]["instruction"] for k, _ in keys]
     base_model, tok, name, sha, start = models.load_base(None)
-    opts = ScoreOptions.from_settings("run", batch_size=8, n_bootstrap=0)
+    opts = ScoreOptions.from_settings("run", batch_size=batch_size, n_bootstrap=0)
     spec = models.inspect_checkpoint(adapters / f"epoch-{EPOCHS}", label=f"epoch-{EPOCHS}")
     rows = []
     for label, model, weights in ((name, base_model, sha), (spec.label, models.merged_model(spec, base_model), None)):
@@ -96,6 +97,21 @@ def lamp_test_scores(adapters: Path) -> list[dict]:
             rows.append({"id": f"lamp/{k}", "condition": c, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
                          "surprise": rec["surprise"], "n_tokens": rec["n_tokens"], "signature": sig})
     return rows
+
+
+def write_lamp_scores(args) -> int:
+    """`--lamp-scores`: the 300 LAMP test paragraphs, base and epoch 5, with provenance in a header row."""
+    t0 = time.perf_counter()
+    rows = lamp_test_scores(args.adapters, args.batch_size)
+    head = {"provenance": provenance(), "what": "per-text scores of the 300 LAMP test paragraphs (3 conditions), base "
+            "and epoch-5 adapter, instruction as the constraint", "wall_seconds": time.perf_counter() - t0,
+            "lamp_split_fingerprint": data.fingerprint(data.lamp_split())}
+    with (RESULTS / "cqa_lamp_test_scores.jsonl").open("w") as fh:
+        fh.write(json.dumps({"header": head}) + "\n")
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    print(f"wrote {len(rows)} rows to {RESULTS / 'cqa_lamp_test_scores.jsonl'}")
+    return 0
 
 
 def fmt(x, digits=3):
@@ -158,12 +174,17 @@ def markdown(report: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapters", type=Path, default=default_out(), help="the folder tune.py wrote")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the backend's (1 on a CPU)")
+    parser.add_argument("--lamp-scores", action="store_true",
+                        help="only write cqa_lamp_test_scores.jsonl (base and epoch 5, all 300 LAMP test paragraphs)")
     args = parser.parse_args()
+    if args.lamp_scores:
+        return write_lamp_scores(args)
     from cqmetric.research.cqa import run_cqa
 
     tuning = json.loads((RESULTS / "cqa_tuning.json").read_text())
-    literary, factual = data.literary_items(), data.factual_items()
+    scored = data.scored_groups()  # protocol.md, amendment 1
+    literary, factual = scored["literary"], scored["factual"]
     groups = {"literary": [(r["text"], r["constraint"]) for r in literary],
               "factual": [(r["text"], r["constraint"]) for r in factual]}
     checkpoints = {f"epoch-{e}": args.adapters / f"epoch-{e}" for e in range(1, EPOCHS + 1)}
@@ -192,12 +213,6 @@ def main() -> int:
               "secondary": secondary(result, ids), "verdict": verdict(result),
               "wall_seconds": {"scoring": scoring}}
     print(result)
-    t1 = time.perf_counter()
-    rows = lamp_test_scores(args.adapters)
-    report["wall_seconds"]["lamp_test_scores"] = time.perf_counter() - t1
-    with (RESULTS / "cqa_lamp_test_scores.jsonl").open("w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
     (RESULTS / "cqa_replication.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     (RESULTS / "cqa_replication.md").write_text(markdown(report))
     print(f"verdict: {report['verdict']['outcome']}; wrote {RESULTS / 'cqa_replication.json'}")
