@@ -175,9 +175,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapters", type=Path, default=default_out(), help="the folder tune.py wrote")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the backend's (1 on a CPU)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, see tune.py)")
     parser.add_argument("--lamp-scores", action="store_true",
                         help="only write cqa_lamp_test_scores.jsonl (base and epoch 5, all 300 LAMP test paragraphs)")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     if args.lamp_scores:
         return write_lamp_scores(args)
     from cqmetric.research.cqa import run_cqa

@@ -53,6 +53,8 @@ def sequences(tokenizer, rows):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=default_out(), help="where the adapters go (outside the repo)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on a shared, loaded machine two threads wait on each other)")
     args = parser.parse_args()
     out: Path = args.out.resolve()
     if out == ROOT_REPO or ROOT_REPO in out.parents:
@@ -65,6 +67,7 @@ def main() -> int:
     from cqmetric.backends.embedded import embedded_model_dir
     from cqmetric.backends.loading import load_local
 
+    torch.set_num_threads(args.threads)
     rows = data.training_items()
     folder, sha = embedded_model_dir()
     torch.manual_seed(SEED)
@@ -98,7 +101,7 @@ def main() -> int:
             loss.backward()
             opt.step()
             opt.zero_grad()
-            losses.append(float(loss))
+            losses.append(loss.item())
         target = out / f"epoch-{epoch}"
         model.save_pretrained(target)
         entry = {"epoch": epoch, "mean_loss_nats": float(np.mean(losses)), "seconds": time.perf_counter() - t0,
