@@ -3,9 +3,9 @@
 Writes benchmarks/results/cqa_replication.json (every number, the verdict, provenance) and .md (the tables)
 and docs/assets/cqa_per_token.png (the per-token picture). With --lamp-scores it writes instead
 benchmarks/results/cqa_lamp_test_scores.jsonl (base and epoch-5 scores of all 300 LAMP test paragraphs, for a
-later agreement analysis).
+later agreement analysis; one model per call, so the two can run side by side).
 
-Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR] [--lamp-scores]
+Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR] [--lamp-scores base|epoch-5]
 """
 
 from __future__ import annotations
@@ -74,12 +74,12 @@ def secondary(result, ids) -> list[dict]:
     return out
 
 
-def lamp_test_scores(adapters: Path, batch_size: int | None) -> list[dict]:
-    """Base and epoch-5 scores of all 300 LAMP test paragraphs (3 conditions) with their instructions."""
+def lamp_test_scores(adapters: Path, which: str, batch_size: int | None) -> list[dict]:
+    """Scores of all 300 LAMP test paragraphs (3 conditions) with their instructions, by the base or epoch 5."""
     from cqmetric import score
+    from cqmetric.options import ScoreOptions
     from cqmetric.research import models
     from cqmetric.research.cqa import backend_for
-    from cqmetric.options import ScoreOptions
 
     items = data.lamp_items()
     keys = [(k, c) for k in data.lamp_split()["test"] for c in data.CONDITIONS]
@@ -87,30 +87,41 @@ def lamp_test_scores(adapters: Path, batch_size: int | None) -> list[dict]:
     prompts = [items[k]["instruction"] for k, _ in keys]
     base_model, tok, name, sha, start = models.load_base(None)
     opts = ScoreOptions.from_settings("run", batch_size=batch_size, n_bootstrap=0)
-    spec = models.inspect_checkpoint(adapters / f"epoch-{EPOCHS}", label=f"epoch-{EPOCHS}")
-    rows = []
-    for label, model, weights in ((name, base_model, sha), (spec.label, models.merged_model(spec, base_model), None)):
-        backend = backend_for(model, tok, label, weights, start, opts)
-        res = score(texts, prompts, model=backend, options=opts)
-        sig = res.signature.format()
-        for (k, c), rec in zip(keys, res.to_records()):
-            rows.append({"id": f"lamp/{k}", "condition": c, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
-                         "surprise": rec["surprise"], "n_tokens": rec["n_tokens"], "signature": sig})
-    return rows
+    if which == "base":
+        label, model, weights = name, base_model, sha
+    else:
+        spec = models.inspect_checkpoint(adapters / f"epoch-{EPOCHS}", label=f"epoch-{EPOCHS}")
+        label, model, weights = spec.label, models.merged_model(spec, base_model), None
+    backend = backend_for(model, tok, label, weights, start, opts)
+    res = score(texts, prompts, model=backend, options=opts)
+    sig = res.signature.format()
+    return [{"id": f"lamp/{k}", "condition": c, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
+             "surprise": rec["surprise"], "n_tokens": rec["n_tokens"], "signature": sig}
+            for (k, c), rec in zip(keys, res.to_records())]
 
 
 def write_lamp_scores(args) -> int:
-    """`--lamp-scores`: the 300 LAMP test paragraphs, base and epoch 5, with provenance in a header row."""
+    """`--lamp-scores base|epoch-5`: one model's rows into a part file; with both parts, the committed JSONL."""
     t0 = time.perf_counter()
-    rows = lamp_test_scores(args.adapters, args.batch_size)
-    head = {"provenance": provenance(), "what": "per-text scores of the 300 LAMP test paragraphs (3 conditions), base "
-            "and epoch-5 adapter, instruction as the constraint", "wall_seconds": time.perf_counter() - t0,
-            "lamp_split_fingerprint": data.fingerprint(data.lamp_split())}
+    rows = lamp_test_scores(args.adapters, args.lamp_scores, args.batch_size)
+    parts = args.adapters / "lamp-test-parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    head = {"model": args.lamp_scores, "provenance": provenance(), "wall_seconds": time.perf_counter() - t0}
+    (parts / f"{args.lamp_scores}.json").write_text(json.dumps({"header": head, "rows": rows}))
+    done = {p.stem: json.loads(p.read_text()) for p in parts.glob("*.json")}
+    if set(done) != {"base", f"epoch-{EPOCHS}"}:
+        print(f"wrote the {args.lamp_scores} part; run --lamp-scores for the other model to finish the file")
+        return 0
+    header = {"what": "per-text scores of the 300 LAMP test paragraphs (3 conditions each, instruction as the "
+              "constraint) by the base and the epoch-5 adapter (benchmarks/cqa/protocol.md)",
+              "lamp_split_fingerprint": data.fingerprint(data.lamp_split()),
+              "parts": [done[m]["header"] for m in ("base", f"epoch-{EPOCHS}")]}
     with (RESULTS / "cqa_lamp_test_scores.jsonl").open("w") as fh:
-        fh.write(json.dumps({"header": head}) + "\n")
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
-    print(f"wrote {len(rows)} rows to {RESULTS / 'cqa_lamp_test_scores.jsonl'}")
+        fh.write(json.dumps({"header": header}) + "\n")
+        for m in ("base", f"epoch-{EPOCHS}"):
+            for row in done[m]["rows"]:
+                fh.write(json.dumps(row) + "\n")
+    print(f"wrote {RESULTS / 'cqa_lamp_test_scores.jsonl'}")
     return 0
 
 
@@ -176,8 +187,9 @@ def main() -> int:
     parser.add_argument("--adapters", type=Path, default=default_out(), help="the folder tune.py wrote")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the backend's (1 on a CPU)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, see tune.py)")
-    parser.add_argument("--lamp-scores", action="store_true",
-                        help="only write cqa_lamp_test_scores.jsonl (base and epoch 5, all 300 LAMP test paragraphs)")
+    parser.add_argument("--lamp-scores", choices=("base", f"epoch-{EPOCHS}"), default=None,
+                        help="only score the 300 LAMP test paragraphs with this model; the second of the two writes "
+                             "cqa_lamp_test_scores.jsonl")
     args = parser.parse_args()
     import torch
 
