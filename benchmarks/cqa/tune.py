@@ -84,7 +84,8 @@ def main() -> int:
                  "split_file_fingerprint": data.fingerprint(data.lamp_split()),
                  "tokens": int(sum(len(s) - c for s, c in seqs))},
         "seed": SEED, "epochs": EPOCHS, "lora": LORA, "learning_rate": LEARNING_RATE, "optimizer": "AdamW",
-        "weight_decay": 0.0, "batch": "one item per step, no padding", "trainable_parameters": int(trainable),
+        "weight_decay": 0.0, "batch": "one item per step, no padding",
+        "precision": "fp32 weights and optimizer, bf16 autocast in the forward and backward passes (amendment 2)", "trainable_parameters": int(trainable),
         "peft": peft.__version__, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "epochs_log": [], "provenance": provenance(),
     }
@@ -97,7 +98,8 @@ def main() -> int:
             ids, n_ctx = seqs[int(i)]
             x = torch.tensor([ids])
             labels = torch.tensor([[-100] * n_ctx + ids[n_ctx:]])
-            loss = model(input_ids=x, labels=labels).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16):  # protocol.md, amendment 2
+                loss = model(input_ids=x, labels=labels).loss
             loss.backward()
             opt.step()
             opt.zero_grad()
