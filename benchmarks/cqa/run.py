@@ -100,6 +100,29 @@ def lamp_test_scores(adapters: Path, which: str, batch_size: int | None) -> list
             for (k, c), rec in zip(keys, res.to_records())]
 
 
+def scored_groups() -> dict:
+    scored = data.scored_groups()  # protocol.md, amendment 1
+    return {name: [(r["text"], r["constraint"]) for r in rows] for name, rows in scored.items()}
+
+
+def prescore(args, cache: Path) -> int:
+    """Score the base, then each epoch's adapter once tune.py has saved it, into the cache (no statistics)."""
+    from cqmetric.research.cqa import score_models
+
+    groups = scored_groups()
+    t0 = time.perf_counter()
+    score_models(None, [], groups, batch_size=args.batch_size, cache=cache)
+    print(f"base scored ({time.perf_counter() - t0:.0f} s)", flush=True)
+    for e in range(1, EPOCHS + 1):
+        weights = args.adapters / f"epoch-{e}" / "adapter_model.safetensors"
+        while not weights.is_file() or time.time() - weights.stat().st_mtime < 20:
+            time.sleep(15)
+        t1 = time.perf_counter()
+        score_models(None, {f"epoch-{e}": weights.parent}, groups, batch_size=args.batch_size, cache=cache)
+        print(f"epoch-{e} scored ({time.perf_counter() - t1:.0f} s)", flush=True)
+    return 0
+
+
 def write_lamp_scores(args) -> int:
     """`--lamp-scores base|epoch-5`: one model's rows into a part file; with both parts, the committed JSONL."""
     t0 = time.perf_counter()
@@ -187,6 +210,9 @@ def main() -> int:
     parser.add_argument("--adapters", type=Path, default=default_out(), help="the folder tune.py wrote")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the backend's (1 on a CPU)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, see tune.py)")
+    parser.add_argument("--prescore", action="store_true",
+                        help="fill the score cache: the base now, then each epoch's adapter as soon as tune.py has "
+                             "saved it (run beside tune.py); the report itself then reads the cache")
     parser.add_argument("--lamp-scores", choices=("base", f"epoch-{EPOCHS}"), default=None,
                         help="only score the 300 LAMP test paragraphs with this model; the second of the two writes "
                              "cqa_lamp_test_scores.jsonl")
@@ -196,17 +222,20 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     if args.lamp_scores:
         return write_lamp_scores(args)
+    cache = args.adapters / "score-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    if args.prescore:
+        return prescore(args, cache)
     from cqmetric.research.cqa import run_cqa
 
     tuning = json.loads((RESULTS / "cqa_tuning.json").read_text())
     scored = data.scored_groups()  # protocol.md, amendment 1
     literary, factual = scored["literary"], scored["factual"]
-    groups = {"literary": [(r["text"], r["constraint"]) for r in literary],
-              "factual": [(r["text"], r["constraint"]) for r in factual]}
+    groups = scored_groups()
     checkpoints = {f"epoch-{e}": args.adapters / f"epoch-{e}" for e in range(1, EPOCHS + 1)}
     t0 = time.perf_counter()
     result = run_cqa(None, checkpoints, groups, contrast=("literary", "factual"), n_boot=N_BOOT, seed=SEED,
-                     batch_size=args.batch_size, progress=True)
+                     batch_size=args.batch_size, progress=True, cache=cache)
     scoring = time.perf_counter() - t0
     ids = [r["id"] for r in literary + factual]
     fig = result.plot_per_token(title="Per-token change, epoch adapters − base (darker = later epoch), 135M")

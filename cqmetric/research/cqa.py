@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from cqmetric.reliability.multiplicity import holm
 from cqmetric.research import models as _models
 from cqmetric.research.cqa_result import CheckpointResult, CQAResult, GroupInfo, ModelInfo
 
-__all__ = ["run_cqa", "check_groups", "cqa_statistics", "backend_for"]
+__all__ = ["run_cqa", "score_models", "check_groups", "cqa_statistics", "backend_for"]
 
 WHERE = "run_cqa"
 
@@ -165,6 +166,39 @@ def _score(backend: Any, texts: list[str], sets: list[ConstraintSet], opts: Scor
     return score(texts, sets, model=backend, options=opts)
 
 
+def _model_scores(backend: Any, texts: list[str], sets: list[ConstraintSet], opts: ScoreOptions,
+                  cache: Path | None) -> dict[str, Any]:
+    """One model's calibrated surprise, token counts, tokens and per-token log2-probs (s row 0, c row 1).
+
+    With `cache`, they are read from (or written to) a file named by the hash of the scoring signature (which
+    names the model's weights hash and every setting) and of the items: the same model, settings and items
+    always give the same file, so a run can be resumed or spread over several processes.
+    """
+    key = path = None
+    if cache is not None:
+        from cqmetric.api import build_signature
+
+        signature = build_signature(backend, options=opts).format()
+        key = hashlib.sha256(json.dumps([signature, _fingerprint(texts, sets)]).encode()).hexdigest()[:20]
+        path = cache / f"cqa-scores-{key}.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {"signature": data["signature"], "cs": np.array(data["cs"]), "n_tokens": np.array(data["n_tokens"]),
+                    "tokens": tuple(tuple(t) for t in data["tokens"]),
+                    "logprobs": tuple(np.array(a) for a in data["logprobs"])}
+    res = _score(backend, texts, sets, opts)
+    out = {"signature": res.signature.format(), "cs": np.asarray(res["calibrated_surprise"]),
+           "n_tokens": np.asarray(res.n_tokens), "tokens": tuple(tuple(d["token"]) for d in res.per_token),
+           "logprobs": tuple(-np.vstack([np.asarray(d["s"]), np.asarray(d["c"])]) for d in res.per_token)}
+    if path is not None:
+        from cqmetric.io import write_text
+
+        payload = {"signature": out["signature"], "cs": out["cs"].tolist(), "n_tokens": out["n_tokens"].tolist(),
+                   "tokens": [list(t) for t in out["tokens"]], "logprobs": [a.tolist() for a in out["logprobs"]]}
+        write_text(path, json.dumps(payload), where=WHERE)
+    return out
+
+
 def backend_for(model: Any, tokenizer: Any, name: str, weights: str | None, start: dict[str, Any],
                 opts: ScoreOptions) -> Any:
     """An HFBackend on a loaded model with the base's start-token settings (`load_base`) and `opts`' batching."""
@@ -177,71 +211,41 @@ def backend_for(model: Any, tokenizer: Any, name: str, weights: str | None, star
                      batch_tokens=opts.batch_tokens or 0, progress=opts.progress, **options)
 
 
-def _score_settings(signature: Any) -> str:
+def _score_settings(signature: str) -> str:
     """The scoring signature without its model field (each model's hash is in the models field), ','-joined."""
-    return ",".join(part for part in signature.format(short=True).split("|") if not part.startswith("m:"))
+    from cqmetric.signature import Signature
+
+    return ",".join(p for p in Signature.parse(signature).format(short=True).split("|") if not p.startswith("m:"))
 
 
-def _logprobs(res: Any) -> tuple[np.ndarray, ...]:
-    return tuple(-np.vstack([np.asarray(d["s"]), np.asarray(d["c"])]) for d in res.per_token)
-
-
-def run_cqa(
+def score_models(
     base: Any,
     checkpoints: Any,
     groups: Mapping[str, Sequence[tuple[str, Any]]],
     *,
-    contrast: tuple[str, str] | None = None,
     estimator: str = "pointwise",
     template: Template = DEFAULT_TEMPLATE,
-    n_boot: int = 2000,
-    seed: int = 12345,
-    confidence: float = 0.95,
     batch_size: int | None = None,
     batch_tokens: int | None = None,
     progress: bool = False,
-) -> CQAResult:
-    """Score every item with the base and each checkpoint; Δ(ΔI) statistics per checkpoint and group.
+    cache: str | os.PathLike[str] | None = None,
+    where: str = WHERE,
+) -> dict[str, Any]:
+    """The scoring half of `run_cqa`: every check, then each model's scores (no statistics).
 
-    Args:
-        base: a local model folder, or None for the embedded SmolLM2-135M.
-        checkpoints: a folder, a list of folders or a dict label -> folder; each a full model or a PEFT LoRA
-            adapter for `base` (merged in memory). Labels default to the folder names.
-        groups: group name -> list of (text, constraint) items; a constraint is a prompt string, a
-            `ConstraintSet` or its dict/list form.
-        contrast: the two groups whose mean Δ(ΔI) is contrasted, (first, second) (one-sided Mann-Whitney, H1:
-            first > second); default: the two groups when there are exactly two.
-        estimator: "pointwise" (default) or "expected", as in `score()`.
-        template: renders the constraints (the unconstrained context is its empty rendering).
-        n_boot: bootstrap resamples for the CIs (0: none).
-        seed: seed of the bootstrap.
-        confidence: level of the CIs.
-        batch_size, batch_tokens: batching (speed only: the numbers do not depend on it).
-        progress: show progress bars.
-
-    Returns:
-        CQAResult: prints as a table; `to_dict()`/`to_json()`; `per_token_table()`, `plot_per_token()`.
-
-    Raises:
-        InputValidationError: bad groups or options, a checkpoint with another tokenizer than the base, an
-            adapter for another base, a folder that declares code (all before any model pass).
+    `checkpoints` may be empty here (the base alone: e.g. to fill `cache` while checkpoints are still being
+    trained). Returns a dict with `item_groups`, `fingerprints`, `models` (ModelInfo, base first), `base` and
+    `tuned` (label -> scores: `cs`, `n_tokens`, `tokens`, `logprobs`, `signature`).
     """
-    where = WHERE
     opts = ScoreOptions.from_settings(where, estimator=estimator, template=template, batch_size=batch_size,
                                       batch_tokens=batch_tokens, progress=progress, details=True, n_bootstrap=0)
-    n_boot = check_n_boot(where, n_boot)
-    seed = check_seed(where, seed)
-    confidence = check_confidence(where, confidence)
     texts, sets, item_groups, fingerprints = check_groups(groups, where=where)
-    names = list(fingerprints)
-    if contrast is not None:
-        if (not isinstance(contrast, (tuple, list)) or len(contrast) != 2 or contrast[0] not in names
-                or contrast[1] not in names or contrast[0] == contrast[1]):
-            raise InputValidationError(
-                f"{where}: expected `contrast` to name two different groups among {names}, got {contrast!r}."
-            )
-        contrast = (contrast[0], contrast[1])
-    specs = [_models.inspect_checkpoint(p, label=label, where=where) for label, p in _checkpoint_list(checkpoints, where)]
+    if cache is not None:
+        if not isinstance(cache, (str, os.PathLike)) or not Path(cache).is_dir():
+            raise InputValidationError(f"{where}: expected `cache` to be an existing folder, got {cache!r}.")
+        cache = Path(cache)
+    pairs = [] if isinstance(checkpoints, (list, tuple, dict)) and not checkpoints else _checkpoint_list(checkpoints, where)
+    specs = [_models.inspect_checkpoint(p, label=label, where=where) for label, p in pairs]
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         dup = next(x for x in labels if labels.count(x) > 1)
@@ -263,9 +267,9 @@ def run_cqa(
 
     # -- model passes: everything above was checked first ---------------------------------------------------
     base_backend = backend_for(base_model, tokenizer, base_name, base_sha, start, opts)
-    base_res = _score(base_backend, texts, sets, opts)
+    base_res = _model_scores(base_backend, texts, sets, opts, cache)
     infos = [ModelInfo(base_name, "base", None if base is None else str(base), base_sha, base_sha)]
-    tuned, logprobs = {}, {base_name: _logprobs(base_res)}
+    tuned = {}
     for spec in specs:
         if spec.kind == "full":
             model = _models.load_full(spec, where=where)
@@ -274,26 +278,92 @@ def run_cqa(
             model = _models.merged_model(spec, base_model, where=where)
             weights = None  # the merged parameters' hash, computed by the backend
         backend = backend_for(model, tokenizer, spec.label, weights, start, opts)
-        res = _score(backend, texts, sets, opts)
-        if not np.array_equal(res.n_tokens, base_res.n_tokens):
+        res = _model_scores(backend, texts, sets, opts, cache)
+        if not np.array_equal(res["n_tokens"], base_res["n_tokens"]):
             raise InputValidationError(f"{where}: checkpoint {spec.label!r} tokenized the texts differently.")
         infos.append(ModelInfo(spec.label, spec.kind, str(spec.path), backend.info.weights, spec.files))
-        tuned[spec.label] = res["calibrated_surprise"]
-        logprobs[spec.label] = _logprobs(res)
+        tuned[spec.label] = res
         del backend, model
+    return {"item_groups": item_groups, "fingerprints": fingerprints, "models": infos, "base": base_res,
+            "tuned": tuned}
 
-    stats = cqa_statistics(base_res["calibrated_surprise"], tuned, item_groups, contrast=contrast, n_boot=n_boot,
-                           seed=seed, confidence=confidence)
-    n_tokens = base_res.n_tokens
+
+def run_cqa(
+    base: Any,
+    checkpoints: Any,
+    groups: Mapping[str, Sequence[tuple[str, Any]]],
+    *,
+    contrast: tuple[str, str] | None = None,
+    estimator: str = "pointwise",
+    template: Template = DEFAULT_TEMPLATE,
+    n_boot: int = 2000,
+    seed: int = 12345,
+    confidence: float = 0.95,
+    batch_size: int | None = None,
+    batch_tokens: int | None = None,
+    progress: bool = False,
+    cache: str | os.PathLike[str] | None = None,
+) -> CQAResult:
+    """Score every item with the base and each checkpoint; Δ(ΔI) statistics per checkpoint and group.
+
+    Args:
+        base: a local model folder, or None for the embedded SmolLM2-135M.
+        checkpoints: a folder, a list of folders or a dict label -> folder; each a full model or a PEFT LoRA
+            adapter for `base` (merged in memory). Labels default to the folder names.
+        groups: group name -> list of (text, constraint) items; a constraint is a prompt string, a
+            `ConstraintSet` or its dict/list form.
+        contrast: the two groups whose mean Δ(ΔI) is contrasted, (first, second) (one-sided Mann-Whitney, H1:
+            first > second); default: the two groups when there are exactly two.
+        estimator: "pointwise" (default) or "expected", as in `score()`.
+        template: renders the constraints (the unconstrained context is its empty rendering).
+        n_boot: bootstrap resamples for the CIs (0: none).
+        seed: seed of the bootstrap.
+        confidence: level of the CIs.
+        batch_size, batch_tokens: batching (speed only: the numbers do not depend on it).
+        progress: show progress bars.
+        cache: a folder for each model's scores (named by the hash of the scoring signature, which includes the
+            weights hash, and of the items); a later run with the same model, settings and items reads them
+            instead of scoring again. None (default): no files.
+
+    Returns:
+        CQAResult: prints as a table; `to_dict()`/`to_json()`; `per_token_table()`, `plot_per_token()`.
+
+    Raises:
+        InputValidationError: bad groups or options, a checkpoint with another tokenizer than the base, an
+            adapter for another base, a folder that declares code (all before any model pass).
+    """
+    where = WHERE
+    n_boot = check_n_boot(where, n_boot)
+    seed = check_seed(where, seed)
+    confidence = check_confidence(where, confidence)
+    _, _, _, fingerprints = check_groups(groups, where=where)
+    names = list(fingerprints)
+    if contrast is not None:
+        if (not isinstance(contrast, (tuple, list)) or len(contrast) != 2 or contrast[0] not in names
+                or contrast[1] not in names or contrast[0] == contrast[1]):
+            raise InputValidationError(
+                f"{where}: expected `contrast` to name two different groups among {names}, got {contrast!r}."
+            )
+        contrast = (contrast[0], contrast[1])
+    _checkpoint_list(checkpoints, where)  # at least one
+    scored = score_models(base, checkpoints, groups, estimator=estimator, template=template, batch_size=batch_size,
+                          batch_tokens=batch_tokens, progress=progress, cache=cache, where=where)
+    base_res, item_groups = scored["base"], scored["item_groups"]
+    tuned = {label: res["cs"] for label, res in scored["tuned"].items()}
+    logprobs = {scored["models"][0].label: base_res["logprobs"],
+                **{label: res["logprobs"] for label, res in scored["tuned"].items()}}
+    stats = cqa_statistics(base_res["cs"], tuned, item_groups, contrast=contrast, n_boot=n_boot, seed=seed,
+                           confidence=confidence)
+    n_tokens = base_res["n_tokens"]
     group_info = {g: GroupInfo(g, item_groups.count(g), fingerprints[g],
                                float(np.median([n for n, x in zip(n_tokens, item_groups) if x == g])))
                   for g in names}
     chosen = contrast if contrast is not None else (tuple(names) if len(names) == 2 else None)
     settings = {
-        "score": _score_settings(base_res.signature),
+        "score": _score_settings(base_res["signature"]),
         "statistic": "calibrated_surprise", "difference": "tuned-base", "alternative": "greater",
         "holm": "across-checkpoints-within-group", "contrast": "none" if chosen is None else f"{chosen[0]}-{chosen[1]}",
         "contrast_test": "mannwhitney-greater", "n_boot": n_boot, "seed": seed, "confidence": confidence,
     }
-    return CQAResult(tuple(infos), group_info, stats, tuple(item_groups), base_res["calibrated_surprise"], tuned,
-                     n_tokens, tuple(tuple(d["token"]) for d in base_res.per_token), logprobs, settings)
+    return CQAResult(tuple(scored["models"]), group_info, stats, tuple(item_groups), base_res["cs"], tuned, n_tokens,
+                     base_res["tokens"], logprobs, settings)

@@ -355,3 +355,21 @@ def test_cli_cqa(tiny, tmp_path, capsys):
     assert main(["cqa", str(items), "-o", str(out), "--base", str(tiny["base"]), "--checkpoint",
                  str(tiny["trained"]), "-q"]) == 2
     assert "items.jsonl:4: expected field 'constraint' to hold the item's constraint" in capsys.readouterr().err
+
+
+def test_cache_reads_instead_of_scoring(tiny, tmp_path, monkeypatch):
+    first = run_cqa(tiny["base"], {"trained": tiny["trained"]}, GROUPS, n_boot=0, cache=tmp_path)
+    assert len(list(tmp_path.glob("cqa-scores-*.json"))) == 2  # the base and the checkpoint
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("scored again although the cache holds these scores")
+
+    monkeypatch.setattr(cqa_module, "_score", refuse)
+    again = run_cqa(tiny["base"], {"trained": tiny["trained"]}, GROUPS, n_boot=0, cache=tmp_path)
+    assert np.array_equal(again.delta("trained"), first.delta("trained"))
+    assert again.signature == first.signature
+    assert all(np.array_equal(a, b) for a, b in zip(again.logprobs["trained"], first.logprobs["trained"]))
+    with pytest.raises(AssertionError, match="scored again"):  # another model's scores are not in the cache
+        run_cqa(tiny["base"], {"zero": tiny["zero"]}, GROUPS, n_boot=0, cache=tmp_path)
+    with pytest.raises(InputValidationError, match="expected `cache` to be an existing folder"):
+        run_cqa(tiny["base"], tiny["zero"], GROUPS, cache=tmp_path / "missing")
