@@ -113,7 +113,7 @@ def prescore(args, cache: Path) -> int:
     t0 = time.perf_counter()
     score_models(None, [], groups, batch_size=args.batch_size, cache=cache)
     print(f"base scored ({time.perf_counter() - t0:.0f} s)", flush=True)
-    for e in range(1, EPOCHS + 1):
+    for e in args.epochs:
         weights = args.adapters / f"epoch-{e}" / "adapter_model.safetensors"
         while not weights.is_file() or time.time() - weights.stat().st_mtime < 20:
             time.sleep(15)
@@ -213,6 +213,8 @@ def main() -> int:
     parser.add_argument("--prescore", action="store_true",
                         help="fill the score cache: the base now, then each epoch's adapter as soon as tune.py has "
                              "saved it (run beside tune.py); the report itself then reads the cache")
+    parser.add_argument("--epochs", type=int, nargs="+", default=list(range(1, EPOCHS + 1)),
+                        help="with --prescore: the epochs to score, in this order (two processes can share the work)")
     parser.add_argument("--lamp-scores", choices=("base", f"epoch-{EPOCHS}"), default=None,
                         help="only score the 300 LAMP test paragraphs with this model; the second of the two writes "
                              "cqa_lamp_test_scores.jsonl")

@@ -319,7 +319,8 @@ def run_cqa(
         n_boot: bootstrap resamples for the CIs (0: none).
         seed: seed of the bootstrap.
         confidence: level of the CIs.
-        batch_size, batch_tokens: batching (speed only: the numbers do not depend on it).
+        batch_size: sequences per forward pass (speed only: the numbers do not depend on it).
+        batch_tokens: tokens per forward pass, padding included (speed only).
         progress: show progress bars.
         cache: a folder for each model's scores (named by the hash of the scoring signature, which includes the
             weights hash, and of the items); a later run with the same model, settings and items reads them
