@@ -260,6 +260,9 @@ def main() -> int:
               "secondary": secondary(result, ids), "verdict": verdict(result),
               "wall_seconds": {"scoring": scoring}}
     print(result)
+    from cqmetric.reliability.results import jsonable
+
+    report = jsonable(report)  # NaN (an undefined statistic) as null
     (RESULTS / "cqa_replication.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     (RESULTS / "cqa_replication.md").write_text(markdown(report))
     print(f"verdict: {report['verdict']['outcome']}; wrote {RESULTS / 'cqa_replication.json'}")
