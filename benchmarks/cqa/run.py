@@ -111,15 +111,22 @@ def prescore(args, cache: Path) -> int:
 
     groups = scored_groups()
     t0 = time.perf_counter()
+    timings = cache / "timings.json"
+
+    def note(label: str, seconds: float) -> None:
+        done = json.loads(timings.read_text()) if timings.is_file() else {}
+        timings.write_text(json.dumps({**done, label: seconds}))
+        print(f"{label} scored ({seconds:.0f} s)", flush=True)
+
     score_models(None, [], groups, batch_size=args.batch_size, cache=cache)
-    print(f"base scored ({time.perf_counter() - t0:.0f} s)", flush=True)
+    note("base", time.perf_counter() - t0)
     for e in args.epochs:
         weights = args.adapters / f"epoch-{e}" / "adapter_model.safetensors"
         while not weights.is_file() or time.time() - weights.stat().st_mtime < 20:
             time.sleep(15)
         t1 = time.perf_counter()
         score_models(None, {f"epoch-{e}": weights.parent}, groups, batch_size=args.batch_size, cache=cache)
-        print(f"epoch-{e} scored ({time.perf_counter() - t1:.0f} s)", flush=True)
+        note(f"epoch-{e}", time.perf_counter() - t1)
     return 0
 
 
@@ -160,13 +167,18 @@ def ci(pair, digits=3):
     return "–" if pair is None else f"[{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
 
 
+def scoring_minutes(report: dict) -> float:
+    """The scoring time: this run's, plus the --prescore runs' that filled the cache it read."""
+    return (report["wall_seconds"]["scoring"] + sum(report["wall_seconds"].get("prescore", {}).values())) / 60
+
+
 def markdown(report: dict) -> str:
     res, v, prov = report["result"], report["verdict"], report["provenance"]
     lines = [
         "# CQA mini-replication at 135M (protocol: benchmarks/cqa/protocol.md)", "",
         f"cqmetric {prov['cqmetric_version']}, commit {prov['git_commit'][:10]}, {prov['date']}, "
-        f"{prov['machine']['cpu']} ({prov['machine']['cores']} cores); scoring wall time "
-        f"{report['wall_seconds']['scoring'] / 60:.1f} min, tuning {report['tuning']['wall_seconds'] / 60:.1f} min "
+        f"{prov['machine']['cpu']} ({prov['machine']['cores']} cores, shared; one torch thread); scoring wall time "
+        f"{scoring_minutes(report):.1f} min, tuning {report['tuning']['wall_seconds'] / 60:.1f} min "
         f"(seed {report['tuning']['seed']}, data {report['tuning']['data']['fingerprint']}).", "",
         f"Signature: `{res['signature']}`", "",
         "Δ(ΔI) = calibrated surprise (tuned) − (base), bits/token, per item; one-sided Wilcoxon (H1: tuned > base); "
@@ -259,6 +271,8 @@ def main() -> int:
               "provenance": provenance(), "tuning": tuning, "data": data_info, "result": result.to_dict(),
               "secondary": secondary(result, ids), "verdict": verdict(result),
               "wall_seconds": {"scoring": scoring}}
+    if (cache / "timings.json").is_file():  # the models scored beforehand by --prescore
+        report["wall_seconds"]["prescore"] = json.loads((cache / "timings.json").read_text())
     print(result)
     from cqmetric.reliability.results import jsonable
 
