@@ -42,7 +42,8 @@ def _fingerprint(texts: Sequence[str], sets: Sequence[ConstraintSet]) -> str:
     return hashlib.sha256(payload).hexdigest()[:12]
 
 
-def check_groups(groups: Any, *, where: str = WHERE) -> tuple[list[str], list[ConstraintSet], list[str], dict[str, str]]:
+def check_groups(groups: Any, *,
+                 where: str = WHERE) -> tuple[list[str], list[ConstraintSet], list[str], dict[str, str]]:
     """Flatten name -> [(text, constraint), ...] into texts, constraint sets, group labels and fingerprints.
 
     Raises:
@@ -72,7 +73,8 @@ def check_groups(groups: Any, *, where: str = WHERE) -> tuple[list[str], list[Co
             raise InputValidationError(f"{where}: expected group names to be non-empty strings, got {name!r}.")
         if isinstance(items, (str, bytes)) or not isinstance(items, (Sequence, np.ndarray)):
             raise InputValidationError(
-                f"{where}: expected group {name!r} to be a list of (text, constraint) items, got {type(items).__name__}."
+                f"{where}: expected group {name!r} to be a list of (text, constraint) items, got "
+                f"{type(items).__name__}."
             )
         if len(items) == 0:
             raise InputValidationError(
@@ -244,7 +246,8 @@ def score_models(
         if not isinstance(cache, (str, os.PathLike)) or not Path(cache).is_dir():
             raise InputValidationError(f"{where}: expected `cache` to be an existing folder, got {cache!r}.")
         cache = Path(cache)
-    pairs = [] if isinstance(checkpoints, (list, tuple, dict)) and not checkpoints else _checkpoint_list(checkpoints, where)
+    empty = isinstance(checkpoints, (list, tuple, dict)) and not checkpoints
+    pairs = [] if empty else _checkpoint_list(checkpoints, where)
     specs = [_models.inspect_checkpoint(p, label=label, where=where) for label, p in pairs]
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):

@@ -86,7 +86,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--base", default=None, metavar="DIR", help="the base model folder (default: the embedded model)")
     p.add_argument("--group-field", default="group", metavar="F", help="group field (default: group)")
     p.add_argument("--text-field", default="text", metavar="F", help="text field (default: text)")
-    p.add_argument("--constraint-field", default="constraint", metavar="F", help="constraint field (default: constraint)")
+    p.add_argument("--constraint-field", default="constraint", metavar="F",
+                   help="constraint field (default: constraint)")
     p.add_argument("--contrast", nargs=2, metavar=("G1", "G2"), help="contrast mean Δ(ΔI) of G1 - G2")
     p.add_argument("--n-boot", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=12345, help="bootstrap seed (default 12345)")

@@ -59,7 +59,8 @@ def plot_token_shift(result: Any, checkpoints: Sequence[str] | None = None, *, b
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise MissingDependencyError("plot_per_token needs matplotlib; install it with: pip install 'cqmetric[plot]'") from None
+        raise MissingDependencyError(
+            "plot_per_token needs matplotlib; install it with: pip install 'cqmetric[plot]'") from None
     labels = list(result.checkpoints) if checkpoints is None else list(checkpoints)
     for label in labels:
         result._check_checkpoint(label)

@@ -90,10 +90,12 @@ def inspect_checkpoint(path: Any, *, label: str | None = None, where: str = "run
             nor a LoRA adapter.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise InputValidationError(f"{where}: expected a checkpoint folder path, got {type(path).__name__} ({path!r:.60}).")
+        raise InputValidationError(
+            f"{where}: expected a checkpoint folder path, got {type(path).__name__} ({path!r:.60}).")
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise InputValidationError(f"{where}: expected a checkpoint folder, got {str(folder)!r}, which is not a folder.")
+        raise InputValidationError(
+            f"{where}: expected a checkpoint folder, got {str(folder)!r}, which is not a folder.")
     name = label or folder.name
     if not (folder / ADAPTER_CONFIG).is_file():
         check_model_folder(folder, where=f"{where}: checkpoint {name!r}")
@@ -113,7 +115,8 @@ def inspect_checkpoint(path: Any, *, label: str | None = None, where: str = "run
     if not (folder / ADAPTER_WEIGHTS).is_file():
         pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
         got = f"only pickle weights ({', '.join(pickles)}), which can run code when loaded" if pickles else "none"
-        raise ModelFolderError(f"{where}: expected the adapter weights {ADAPTER_WEIGHTS} in {str(folder)!r}, got {got}.")
+        raise ModelFolderError(
+            f"{where}: expected the adapter weights {ADAPTER_WEIGHTS} in {str(folder)!r}, got {got}.")
     return Checkpoint(name, folder, "adapter", files_fingerprint(folder))
 
 
