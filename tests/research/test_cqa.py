@@ -16,8 +16,11 @@ from cqmetric.reliability.multiplicity import holm
 from cqmetric.research import cqa as cqa_module
 from cqmetric.research.cqa import check_groups, cqa_statistics, run_cqa
 
-peft = pytest.importorskip("peft")
-torch = pytest.importorskip("torch")
+try:  # the statistics tests need neither; the model tests skip without peft (extra `cqa`)
+    import peft
+    import torch
+except ImportError:
+    peft = torch = None
 
 LITERARY = [
     ("The lighthouse keeper climbed the stairs at dawn and wiped the salt from the lens.", "Write about a keeper."),
@@ -159,6 +162,8 @@ def _reference_cs(model_dir_or_model, tokenizer, items):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tiny_model_dir):
+    if peft is None:
+        pytest.skip("needs peft: pip install 'cqmetric[cqa]'")
     from transformers import AutoModelForCausalLM
 
     root = tmp_path_factory.mktemp("cqa")
