@@ -4,12 +4,13 @@ Subcommands:
     score    score the texts of a JSONL/CSV file row by row (resumable), writing JSONL/CSV.
     report   reliability of metric scores against expert ratings or preference judgements.
     compare  two models' scores on the same items: the difference and its uncertainty.
+    cqa      score items with a base and tuned checkpoints: Delta(Delta I) per group (the CQA experiment).
     demo     score the bundled example stories with the embedded model.
 
 Errors in the input print one line, `cqmetric: error: ...`, and exit with status 2; other errors (a model
 that cannot be loaded) exit with status 1. An existing output file is replaced only once the new output is
-complete. Each subcommand lives in a module of its own (`score`, `analyze`, `preference`); `common` holds what
-they share.
+complete. Each subcommand lives in a module of its own (`score`, `analyze`, `preference`, `cqa`); `common` holds
+what they share.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["main", "build_parser", "ADDED_FIELDS"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `cqmetric` command."""
-    from cqmetric.cli import analyze, score
+    from cqmetric.cli import analyze, cqa, score
     from cqmetric.version import __version__
 
     parser = argparse.ArgumentParser(prog="cqmetric", description="Creative-quality metrics from LM likelihoods.")
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     score.add_score_parser(sub)
     analyze.add_parsers(sub)
+    cqa.add_parser(sub)
     score.add_demo_parser(sub)
     return parser
 
