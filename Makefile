@@ -99,8 +99,8 @@ bench-speed: $(STAMP)
 	$(BIN)/python benchmarks/speed/run.py
 
 bench-validity: $(STAMP)
-	$(BIN)/python benchmarks/validity/score_hanna.py
-	$(BIN)/python benchmarks/validity/analyze.py
+	$(BIN)/python benchmarks/validity/tool.py score-hanna
+	$(BIN)/python benchmarks/validity/tool.py analyze
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(FLOOR_VENV) $(EXTRAS_VENV) site .pytest_cache

@@ -4,7 +4,7 @@ human ceiling; prompt-swap accuracy; degraded-pair win rates. Uses only cqmetric
 Reads benchmarks/results/hanna_scores.jsonl (written by score_hanna.py) and HANNA in place.
 Writes benchmarks/results/validity.json and validity.md.
 
-Run:  .venv/bin/python benchmarks/validity/analyze.py [--hanna PATH] [--n-boot 1000]
+Run:  .venv/bin/python benchmarks/validity/tool.py analyze [--hanna PATH] [--n-boot 1000]
 """
 
 from __future__ import annotations
@@ -54,13 +54,13 @@ def summarise(res) -> dict:
     return {"tau": res.estimate, "ci": list(res.ci) if res.ci else None, "n": res.n}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hanna", default=None)
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--scores", type=Path, default=RESULTS / "hanna_scores.jsonl")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     h = load_hanna(args.hanna)
     scores = load_scores(args.scores)
     original = scores.get("original", {})
@@ -201,6 +201,3 @@ def summary(r: dict) -> str:
                  f"criteria (target 3: {'met' if r['target_partial_ci_above_zero_on'] >= 3 else 'NOT met'}).")
     return "\n".join(lines) + "\n"
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

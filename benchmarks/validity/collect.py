@@ -7,9 +7,9 @@ appends them to a gzipped JSONL cache (not committed: it is large and can be reb
 then a pure function of this cache (`features.py`), so trying a lever costs no model time. The recommended
 scorer's reported numbers do not come from this cache: they come from `score()` itself (`report_test.py`).
 
-Run:  .venv/bin/python benchmarks/validity/collect.py --model embedded --split dev
-      .venv/bin/python benchmarks/validity/collect.py --model PATH/TO/gemma.gguf --name gemma3-270m --split dev
-      .venv/bin/python benchmarks/validity/collect.py --split dev --n-prompts 12 --variants audience
+Run:  .venv/bin/python benchmarks/validity/tool.py levers --model embedded --split dev
+      .venv/bin/python benchmarks/validity/tool.py levers --model PATH/TO/gemma.gguf --name gemma3-270m --split dev
+      .venv/bin/python benchmarks/validity/tool.py levers --split dev --n-prompts 12 --variants audience
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def collect(backend, variant: str, ids: list[int], texts: list[str], prompts: li
     return records
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded", help="'embedded' or a model folder / .gguf file")
     parser.add_argument("--name", default=None,
@@ -193,7 +193,7 @@ def main() -> int:
                         help="a seeded subset of the side's prompts (order_pass.prompt_subset)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--hanna", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     h = load_hanna(args.hanna)
     split = json.loads(SPLIT.read_text())
@@ -249,6 +249,3 @@ def main() -> int:
                   f"{n_tok / (time.time() - start):.0f} text tok/s", file=sys.stderr, flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

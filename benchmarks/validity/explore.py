@@ -6,7 +6,7 @@ Sources, all per story: the earlier complete run's scores (`results/hanna_scores
 model, template and fp32; its context calibration and shuffles predate the sentence-splitter fix), and the
 evidence cache of `collect.py` for the levers added since (reverse direction, audience pair, another order).
 
-Run:  .venv/bin/python benchmarks/validity/explore.py --split dev
+Run:  .venv/bin/python benchmarks/validity/tool.py explore --split dev
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _pairs(a: list[float], b: list[float]) -> dict | None:
     return {"win_rate": res.win_rate, "ci": list(res.win_rate_ci), "n": res.n_pairs, "mean_margin": res.mean_margin}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="smollm2", help="the evidence cache's name (collect.py --name)")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "all"))
@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--tag", default=None, help="a suffix for the output file's name")
     parser.add_argument("--covered-only", action="store_true",
                         help="only the prompts every lever has all stories of (while the evidence is being collected)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     h = load_hanna()
     v1 = load_v1()
     cache = {v: load_cache(args.name, v) for v in ("reverse", "audience", "reshuffle", "reshuffle_sentence_shuffle",
@@ -211,6 +211,3 @@ def main() -> int:
             print(f"prompt swap, {name}: {res['win_rate']:.3f} (n={res['n']})")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cqmetric.scorers import functional as F
+
 
 def _a(rec: dict, key: str, sub: str | None = None) -> np.ndarray:
     value = rec[key] if sub is None else rec[key][sub]
@@ -37,10 +39,10 @@ def context_calibration(rec: dict, *, skip_first: bool) -> float:
 
 
 FEATURES: dict[str, tuple[Callable[[dict], float], int]] = {
-    # the three default scores, pointwise
-    "cs": (lambda r: float(np.mean(_a(r, "s") - _a(r, "c", "prompt"))), +1),
-    "surprise": (lambda r: float(np.mean(_a(r, "s"))), +1),
-    "residual": (lambda r: float(np.mean(_a(r, "c", "prompt"))), -1),
+    # the three default scores, pointwise (the library's own formulas)
+    "cs": (lambda r: F.calibrated_surprise(_a(r, "s"), _a(r, "c", "prompt")), +1),
+    "surprise": (lambda r: F.surprise(_a(r, "s")), +1),
+    "residual": (lambda r: F.residual(_a(r, "c", "prompt")), -1),
     # the expected (entropy) estimator
     "cs_expected": (lambda r: float(np.mean(_a(r, "h0") - _a(r, "hy", "prompt"))), +1),
     "entropy": (lambda r: float(np.mean(_a(r, "h0"))), +1),
@@ -52,10 +54,10 @@ FEATURES: dict[str, tuple[Callable[[dict], float], int]] = {
     "surprise_per_word": (lambda r: float(np.sum(_a(r, "s")) / max(r["n_words"], 1)), +1),
     # the contrastive audience pair: bits the weak-craft expectation needs beyond the strong-craft one
     "craft_contrast": (lambda r: float(np.mean(_a(r, "c", "weak") - _a(r, "c", "good"))), +1),
-    "cs_audience_good": (lambda r: float(np.mean(_a(r, "s") - _a(r, "c", "good"))), +1),
-    "cs_audience_weak": (lambda r: float(np.mean(_a(r, "s") - _a(r, "c", "weak"))), +1),
+    "cs_audience_good": (lambda r: F.calibrated_surprise(_a(r, "s"), _a(r, "c", "good")), +1),
+    "cs_audience_weak": (lambda r: F.calibrated_surprise(_a(r, "s"), _a(r, "c", "weak")), +1),
     # the text's own past as a constraint
-    "context_calibration": (lambda r: context_calibration(r, skip_first=False), +1),
+    "context_calibration": (lambda r: context_calibration(r, skip_first=False), +1),  # = F.context_calibration
     "context_calibration_first_fixed": (lambda r: context_calibration(r, skip_first=True), +1),
 }
 # The reverse direction, I(X;Y) = H(Y) - H(Y|X): how much the story explains its own prompt (bits per prompt token).

@@ -8,7 +8,7 @@ shuffles in at least 95% of the dev pairs (`cqmetric.research.fitting.fit_creati
 Writes benchmarks/results/recommendation_fit.json; copy its constants into cqmetric/recommended.py (FITTED), where
 a test checks that the shipped constants are these.
 
-Run:  .venv/bin/python benchmarks/validity/fit_recommendation.py [--hanna PATH] [--name smollm2]
+Run:  .venv/bin/python benchmarks/validity/tool.py fit-recommendation [--hanna PATH] [--name smollm2]
 """
 
 from __future__ import annotations
@@ -57,11 +57,12 @@ def dev_data(hanna, rows: list[dict], prompts: list[int]):
     return parts, ratings, hanna.prompt_index[gen], pairs
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hanna", default=None)
     parser.add_argument("--name", default="smollm2")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for recommendation_fit.json")
+    args = parser.parse_args(argv)
     split = json.loads(SPLIT.read_text(encoding="utf-8"))
     hanna = load_hanna(args.hanna)
     rows = read_jsonl(RESULTS / f"order_{args.name}_dev.jsonl")
@@ -81,12 +82,9 @@ def main() -> int:
         "grid": {k: list(v) for k, v in DEFAULT_GRID.items()},
         "fit": fit.to_dict(),
     }
-    path = RESULTS / "recommendation_fit.json"
+    path = args.out / "recommendation_fit.json"
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report["fit"], indent=2))
     print(f"wrote {path}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,7 @@ cqmetric.reliability only:
 Writes benchmarks/results/lamp_preference.json (every result with its settings and signature, provenance, data
 checksums) and lamp_preference.md. Runs in about a minute: nothing here calls the model.
 
-Run:  .venv/bin/python benchmarks/validity/lamp_preference.py [--lamp PATH]
+Run:  .venv/bin/python benchmarks/validity/tool.py lamp-preference [--lamp PATH]
 """
 
 from __future__ import annotations
@@ -69,10 +69,11 @@ def _scores(lamp: Any) -> tuple[dict[str, dict[str, float]], str]:
     return by, rows[0]["signature"]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lamp", default=None, help="LAMP folder (default: $CQMETRIC_LAMP or ../shared/data/lamp)")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for lamp_preference.json and .md")
+    args = parser.parse_args(argv)
     lamp = load_lamp(args.lamp)
     scores, signature = _scores(lamp)
     words = dict(zip(lamp.texts["text_id"], lamp.texts["n_words"].astype(float)))
@@ -114,8 +115,8 @@ def main() -> int:
                               n_perm=N_PERM, **boot)
     out["results"] = {s: {k: v.to_dict() for k, v in cell.items()} for s, cell in res.items()}
     out["report_all"] = table.to_dict()
-    (RESULTS / "lamp_preference.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    (RESULTS / "lamp_preference.md").write_text(_markdown(out, res, table), encoding="utf-8")
+    (args.out / "lamp_preference.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    (args.out / "lamp_preference.md").write_text(_markdown(out, res, table), encoding="utf-8")
     print(table)
     return 0
 
@@ -137,7 +138,7 @@ def _markdown(out: dict[str, Any], res: dict[str, Any], table: Any) -> str:
         f"Scores: `{out['scores']['file']}` (embedded SmolLM2-135M, instruction as the constraint, default "
         f"settings). Item-clustered percentile bootstrap, n_boot = {N_BOOT}, seed {SEED}; paired p-values: "
         f"sign-flip test by item, {N_PERM} flips. Judged pairs: each writer's 3 pairs per ranking; a tied "
-        "score counts 0.5 unless stated. Produced by `benchmarks/validity/lamp_preference.py`.",
+        "score counts 0.5 unless stated. Produced by `benchmarks/validity/tool.py lamp-preference`.",
         "",
         "| | all (200 items) | dev (100) | test (100) |",
         "|---|---|---|---|",
@@ -190,6 +191,3 @@ def _markdown(out: dict[str, Any], res: dict[str, Any], table: Any) -> str:
     lines += ["", "The report table (all items):", "", "```text", str(table), "```", ""]
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -19,8 +19,8 @@ Rows: benchmarks/results/order_<model>_<split>.jsonl (resumable). Each has story
 hanna_scores.jsonl for originals), calibrated_surprise and order_calibration, in bits/token, and how they were
 computed.
 
-Run:  .venv/bin/python benchmarks/validity/order_pass.py --split dev
-      .venv/bin/python benchmarks/validity/order_pass.py --split test --model gemma --n-prompts 12
+Run:  .venv/bin/python benchmarks/validity/tool.py order-pass --split dev
+      .venv/bin/python benchmarks/validity/tool.py order-pass --split test --model gemma --n-prompts 12
 """
 
 from __future__ import annotations
@@ -99,13 +99,13 @@ def reordered_bits(backend, texts: list[str]) -> list[np.ndarray | None]:
     return [None if k is None else surprisal_bits(results[k].logprobs) for k in where]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test"), required=True)
     parser.add_argument("--model", choices=tuple(MODELS), default="embedded")
     parser.add_argument("--n-prompts", type=int, default=None, help="score a seeded subset of the side's prompts")
     parser.add_argument("--hanna", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     split = json.loads(SPLIT.read_text(encoding="utf-8"))
     hanna = load_hanna(args.hanna)
@@ -189,6 +189,3 @@ def main() -> int:
               file=sys.stderr, flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -6,7 +6,7 @@ Reads HANNA in place, benchmarks/validity/split.json, hanna_scores.jsonl (score_
 order_smollm2_{dev,test}.jsonl (order_pass.py). Adds a "split" section to benchmarks/results/validity.json and
 writes benchmarks/results/validity_split.md.
 
-Run:  .venv/bin/python benchmarks/validity/report_split.py [--hanna PATH] [--n-boot 1000]
+Run:  .venv/bin/python benchmarks/validity/tool.py report-split [--hanna PATH] [--n-boot 1000]
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def markdown(r: dict) -> str:
         p = f["held_out_degraded_pairs"]
         lines.append(f"| {f['fold']} | `{f['constants']}` | {p['sentence_shuffle']:.2f} / {p['word_shuffle']:.2f} |")
     lines += ["", *models_markdown(r.get("models", {})), "## Every lever tried", "",
-              "Explored on dev only (benchmarks/validity/explore.py); the ones that lost there were not carried to "
+              "Explored on dev only (benchmarks/validity/tool.py explore); the ones that lost there were not carried to "
               "test. Each lever in its own direction: residual and surprise − entropy are lower-is-better "
               "quantities (a negative τ is agreement), BARTScore-PS is negated. The cs/surprise shuffle pairs use "
               "0.1's shuffles (earlier sentence splitter), order calibration the current ones. The audience "
@@ -336,11 +336,12 @@ def levers_explored() -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hanna", default=None)
     parser.add_argument("--n-boot", type=int, default=1000)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for validity.json and validity_split.md")
+    args = parser.parse_args(argv)
     split = json.loads(SPLIT.read_text(encoding="utf-8"))
     hanna = load_hanna(args.hanna)
     v01 = load_scores(RESULTS / "hanna_scores.jsonl")
@@ -366,15 +367,14 @@ def main() -> int:
             "levers_explored_dev": {path.stem: json.loads(path.read_text(encoding="utf-8"))
                                     for path in sorted(RESULTS.glob("levers_smollm2_dev*.json"))},
         }
-    path = RESULTS / "validity.json"
+    path = args.out / "validity.json"
+    if not path.exists():  # a fresh folder: start from the committed file's other sections
+        path.write_text((RESULTS / "validity.json").read_text(encoding="utf-8"), encoding="utf-8")
     full = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     full["split"] = report
     path.write_text(json.dumps(full, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
     text = markdown(report)
-    (RESULTS / "validity_split.md").write_text(text, encoding="utf-8")
+    (args.out / "validity_split.md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ Variants:
     sentence_shuffle  human stories only, sentences shuffled (seeded), with their own prompt
     word_shuffle      human stories only, words shuffled within sentences (seeded), with their own prompt
 
-Run:  .venv/bin/python benchmarks/validity/score_hanna.py [--hanna PATH] [--limit-prompts N]
+Run:  .venv/bin/python benchmarks/validity/tool.py score-hanna [--hanna PATH] [--limit-prompts N]
 """
 
 from __future__ import annotations
@@ -71,12 +71,12 @@ def _append(rows: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hanna", default=None, help="HANNA folder (default: $CQMETRIC_HANNA or ../shared/data/hanna)")
     parser.add_argument("--limit-prompts", type=int, default=96, help="score only the first N prompts (smoke runs)")
     parser.add_argument("--batch-size", type=int, default=8)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     hanna = load_hanna(args.hanna)
     keep = hanna.prompt_index < args.limit_prompts
@@ -137,6 +137,3 @@ def main() -> int:
               f"{n_tokens/elapsed:.0f} text tokens/s; cache hits {backend.hits}", file=sys.stderr, flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,9 +3,9 @@
 Writes one JSON line per text to benchmarks/results/lamp_scores_smollm2.jsonl: text_id, item, condition,
 n_tokens, surprise, calibrated_surprise, residual (bits/token) and the signature, chunk by chunk, so a killed run
 continues where it stopped (rows whose signature differs from this run's are redone). The analysis
-(benchmarks/validity/lamp_preference.py) reads that file and runs in seconds.
+(benchmarks/validity/tool.py lamp-preference) reads that file and runs in seconds.
 
-Run (about 10 minutes on 2 cores):  nice -n 19 .venv/bin/python benchmarks/validity/score_lamp.py [--lamp PATH]
+Run (about 10 minutes on 2 cores):  nice -n 19 .venv/bin/python benchmarks/validity/tool.py score-lamp [--lamp PATH]
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ def _done(signature: str) -> set[str]:
     return done
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lamp", default=None, help="LAMP folder (default: $CQMETRIC_LAMP or ../shared/data/lamp)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     lamp = load_lamp(args.lamp)
     backend = load_embedded()
@@ -74,6 +74,3 @@ def main() -> int:
               flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,7 +5,7 @@ The rule is seeded and written down here; the file it writes (`split.json`) is c
 result that uses it, so the git history shows the split came first. Each prompt is named by its index
 (story_id % 96) and by a hash of its text, so the assignment can be checked against any copy of HANNA.
 
-Run:  .venv/bin/python benchmarks/validity/split.py [--hanna PATH]
+Run:  .venv/bin/python benchmarks/validity/tool.py split [--hanna PATH]
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ def make_split(n_prompts: int = N_PROMPTS, *, seed: int = SEED) -> dict:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hanna", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     h = load_hanna(args.hanna)
     prompts = h.stories.groupby("prompt_index")["prompt"].first()
     split = make_split()
@@ -57,6 +57,3 @@ def main() -> int:
     print(f"wrote {SPLIT_FILE}: {len(split['dev'])} dev and {len(split['test'])} test prompts")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 prompts: calibrated surprise and prompt-swap accuracy under `CHAT_TEMPLATE`, beside the labelled template's values
 for the same stories (from the earlier complete run). Writes results/template_probe_<name>.json.
 
-Run:  .venv/bin/python benchmarks/validity/template_probe.py --prompts 6
+Run:  .venv/bin/python benchmarks/validity/tool.py template-probe --prompts 6
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from cqmetric.research.hanna import load_hanna  # noqa: E402
 from cqmetric.research.perturb import derangement  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=6, help="the first N dev prompts")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     h = load_hanna()
     v1 = load_v1()
     stories = h.stories.set_index("story_id")
@@ -53,6 +53,3 @@ def main() -> int:
     print(json.dumps({k: v for k, v in out.items() if k != "per_story"}, indent=1))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,13 +1,29 @@
-"""The validity study as one tool: `collect` per-token evidence, `fit` a recipe on dev, `report` it on test.
+"""The validity study as one tool: every step is a subcommand; each writes into `benchmarks/results/` (or --out).
 
-    python benchmarks/validity/tool.py collect --source lamp --model smollm2        # resumable; hours on 2 cores
-    python benchmarks/validity/tool.py fit --source lamp                             # on the dev items only
-    python benchmarks/validity/tool.py report                                        # test numbers, every table
+Round 3 (experts' preferences as the signal, one recipe for any model):
+
+    python benchmarks/validity/tool.py collect --source lamp --model smollm2        # resumable
+    python benchmarks/validity/tool.py fit                                          # on the dev items only
+    python benchmarks/validity/tool.py report                                       # test numbers, every table
 
 `collect` writes the source's rows (`sources.py`) as JSONL and scores them with the library's own command line,
 `cqmetric score --details --scorer order_calibration(unit=sentence) --resume`, into `results/cache/` (per-token
 surprisal under the empty and the constrained context, order calibration, the signature on every row). A killed
 run continues where it stopped. Everything after reads those files.
+
+The steps of the earlier rounds, whose committed results stay reproducible from here:
+
+    split               HANNA's dev/test split of prompts (split.json; fixed before any result)
+    score-hanna         round 1: every HANNA story with every scorer (results/hanna_scores.jsonl)
+    analyze             round 1: story- and system-level tau beside length, peers and the ceiling (validity.json)
+    order-pass          round 2: order calibration of HANNA's stories and shuffles (results/order_*.jsonl)
+    levers              round 2: per-token evidence for the levers tried on dev (explore.py reads it)
+    explore             round 2: every lever on dev
+    fit-recommendation  round 2: CreativeQuality's constants on HANNA dev (recommendation_fit.json)
+    report-split        round 2: dev and test tables (validity.json "split", validity_split.md)
+    template-probe      round 2: the chat template probe
+    score-lamp          preferences: LAMP's paragraphs with the embedded model (lamp_scores_smollm2.jsonl)
+    lamp-preference     preferences: LAMP's pairwise accuracies, ceiling, Bradley-Terry (lamp_preference.json)
 """
 
 from __future__ import annotations
@@ -52,8 +68,26 @@ def collect(args: argparse.Namespace) -> int:
     return code
 
 
+#: Subcommand -> the module whose `main(argv)` runs it (the earlier rounds' steps).
+STEPS = {"split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
+         "levers": "collect", "explore": "explore", "fit-recommendation": "fit_recommendation",
+         "report-split": "report_split", "template-probe": "template_probe", "score-lamp": "score_lamp",
+         "lamp-preference": "lamp_preference"}
+
+
+def run_step(name: str, argv: list[str]) -> int:
+    """Run an earlier round's step with its own arguments (`tool.py STEP --help` lists them)."""
+    import importlib
+
+    return int(importlib.import_module(STEPS[name]).main(argv) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in STEPS:
+        return run_step(argv[0], argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="steps of the earlier rounds: "
+                                     + ", ".join(STEPS) + " (each takes its own arguments; STEP --help)")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="score a source's rows with a model, per token, resumably")
     c.add_argument("--source", choices=sorted(SOURCES), required=True)
