@@ -239,3 +239,17 @@ def test_user_guide_examples_run(metric):
     runner = doctest.DocTestRunner()
     runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_compute_takes_a_score_options_object(metric, tiny_model_dir):
+    from cqmetric import ScoreOptions
+
+    model = str(tiny_model_dir)
+    options = ScoreOptions.from_settings("test", n_boot=0, normalization="byte", batch_size=2)
+    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, options=options)
+    expected = score(TEXTS, PROMPTS, model=model, options=options)
+    assert got["surprise"] == list(expected["surprise"]) and got["signature"] == expected.signature.format()
+    assert "norm:byte" in got["signature"]
+    overridden = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, options=options,
+                                normalization="word")  # a keyword overrides the object, as in score()
+    assert "norm:word" in overridden["signature"]

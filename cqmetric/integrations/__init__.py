@@ -104,6 +104,7 @@ def evaluate_compute(
     *,
     model: Any = None,
     recommended: bool = False,
+    options: Any = None,
     **settings: Any,
 ) -> dict[str, Any]:
     """What the `evaluate` metric returns: `cqmetric.score` as plain floats plus the signature.
@@ -116,6 +117,7 @@ def evaluate_compute(
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
         recommended: also return `creative_quality`, the recommended score (`cqmetric.CreativeQuality`; needs
             references).
+        options: a `cqmetric.ScoreOptions` holding the settings (those given by keyword override it).
         **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_boot,
             seed, confidence, dtype, device, start_token, max_length, stride, batch_size, ...).
 
@@ -135,7 +137,7 @@ def evaluate_compute(
     from cqmetric.api import score
 
     texts = check_texts("cqmetric_creativity", predictions, name="predictions")
-    if settings.get("details"):
+    if settings.get("details") or (options is not None and getattr(options, "details", False)):
         raise InputValidationError(
             "cqmetric_creativity: per-token details are not part of the metric's output; call cqmetric.score("
             "..., details=True) for them."
@@ -150,7 +152,8 @@ def evaluate_compute(
         )
     from cqmetric.recommended import CreativeQuality
 
-    result = score(texts, constraints, model=model, scorers=[CreativeQuality()] if recommended else None, **settings)
+    result = score(texts, constraints, model=model, scorers=[CreativeQuality()] if recommended else None,
+                   options=options, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]
     for name, corpus in result.corpus.items():
@@ -172,7 +175,8 @@ def compute_signature() -> inspect.Signature:
     P = inspect.Parameter
     head = [P("self", P.POSITIONAL_OR_KEYWORD), P("predictions", P.POSITIONAL_OR_KEYWORD),
             P("references", P.POSITIONAL_OR_KEYWORD, default=None), P("model", P.POSITIONAL_OR_KEYWORD, default=None)]
-    return inspect.Signature(head + [P("recommended", P.KEYWORD_ONLY, default=False)]
+    return inspect.Signature(head + [P("recommended", P.KEYWORD_ONLY, default=False),
+                                     P("options", P.KEYWORD_ONLY, default=None)]
                              + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in option_fields()])
 
 

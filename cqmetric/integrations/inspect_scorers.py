@@ -29,6 +29,7 @@ import numpy as np
 from cqmetric._validation import require
 from cqmetric.errors import DegenerateInputWarning, InputValidationError
 from cqmetric.integrations.generations import SCORE_NAMES, GenerationScorer
+from cqmetric.resampling import N_BOOT, SEED
 
 try:
     import inspect_ai.scorer as _inspect_scorer
@@ -44,9 +45,10 @@ def calibrated_surprise(
     model: Any = None,
     dtype: Any = None,
     device: Any = None,
-    estimator: str = "pointwise",
-    normalization: str = "token",
+    estimator: str | None = None,
+    normalization: str | None = None,
     human_field: Any = "human_score",
+    options: Any = None,
 ) -> Any:
     """Score each sample's output against its input: calibrated surprise, surprise and residual (cqmetric).
 
@@ -58,10 +60,11 @@ def calibrated_surprise(
             of the model under test.
         dtype: "float32" (default) or "bfloat16".
         device: "cpu" (default), "cuda", ...
-        estimator: "pointwise" (default) or "expected".
-        normalization: "token" (default, bits/token), "sum", "byte" or "word".
+        estimator: "pointwise" (default, or the options') or "expected".
+        normalization: "token" (default, or the options'; bits/token), "sum", "byte" or "word".
         human_field: the sample metadata field with human ratings (a number, or a list with one number per
             rater); None to ignore ratings.
+        options: a `cqmetric.ScoreOptions` with any other setting (the keywords above override it).
 
     Returns:
         An inspect_ai scorer. Metrics: mean and stderr of each score over the non-empty outputs (an empty
@@ -72,7 +75,8 @@ def calibrated_surprise(
     from inspect_ai.scorer import Score, Target
     from inspect_ai.solver import TaskState
 
-    scorer = GenerationScorer(model, dtype=dtype, device=device, estimator=estimator, normalization=normalization)
+    scorer = GenerationScorer(model, options=options, dtype=dtype, device=device, estimator=estimator,
+                              normalization=normalization)
     scorer.backend  # noqa: B018 - load now, once: a lazy load inside concurrent samples fails
 
     async def score(state: TaskState, target: Target) -> Score:
@@ -91,7 +95,7 @@ def calibrated_surprise(
     return score
 
 
-def human_agreement(method: str = "spearman", n_boot: int = 1000, seed: int = 12345) -> Any:
+def human_agreement(method: str = "spearman", n_boot: int = N_BOOT, seed: int = SEED) -> Any:
     """An inspect_ai metric: the correlation of a score with the samples' human ratings.
 
     It reads each score's `metadata["human_rating"]` (set by `calibrated_surprise` from the sample metadata) and
@@ -150,8 +154,8 @@ def agreement_with_humans(
     ratings: Sequence[Any],
     *,
     method: str = "spearman",
-    n_boot: int = 1000,
-    seed: int = 12345,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
 ) -> dict[str, float]:
     """How a score agrees with human ratings, item by item (`cqmetric.reliability.correlation`).
 

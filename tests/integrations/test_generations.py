@@ -90,3 +90,16 @@ def test_concurrent_calls_give_the_sequential_results(tiny_model_dir):
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(scorer, TEXTS * 3, PROMPTS * 3))
     assert concurrent == sequential * 3
+
+
+def test_harness_entry_points_take_a_score_options_object(tiny_model_dir):
+    from cqmetric import ScoreOptions
+    from cqmetric.integrations.lm_eval.task import make_process_results
+
+    options = ScoreOptions.from_settings("test", normalization="byte")
+    text, prompt = "The lighthouse keeper climbed the stairs.", "Write about a lighthouse."
+    record = GenerationScorer(str(tiny_model_dir), options=options)(text, prompt)
+    expected = score([text], [prompt], model=str(tiny_model_dir), normalization="byte", aggregation="text", n_boot=0)
+    assert record["surprise"] == pytest.approx(float(expected["surprise"][0])) and "norm:byte" in record["signature"]
+    process = make_process_results(model=str(tiny_model_dir), options=options)
+    assert process({"prompt": prompt}, [text])["signature"] == record["signature"]

@@ -131,9 +131,10 @@ def make_process_results(
     model: Any = None,
     dtype: str | None = None,
     device: str | None = None,
-    estimator: str = "pointwise",
-    normalization: str = "token",
+    estimator: str | None = None,
+    normalization: str | None = None,
     prompt_field: str = "prompt",
+    options: Any = None,
 ) -> Callable[[Mapping[str, Any], Sequence[str]], dict[str, Any]]:
     """A `process_results(doc, results)` for the task, scoring with these settings (passed to `cqmetric.score`).
 
@@ -142,9 +143,10 @@ def make_process_results(
             object. It is independent of the model under test and is loaded once, at the first document.
         dtype: "float32" (default) or "bfloat16".
         device: "cpu" (default), "cuda", ...
-        estimator: "pointwise" (default) or "expected".
-        normalization: "token" (default, bits/token), "sum", "byte" or "word".
+        estimator: "pointwise" (default, or the options') or "expected".
+        normalization: "token" (default, or the options'; bits/token), "sum", "byte" or "word".
         prompt_field: the document field that holds the prompt (the constraints Y).
+        options: a `cqmetric.ScoreOptions` with any other setting (the keywords above override it).
 
     Returns:
         A function that, for one document and its one generation, returns `calibrated_surprise`, `surprise`,
@@ -152,7 +154,8 @@ def make_process_results(
         `n_tokens` (0) and `empty_generations` (1): lm-eval then leaves the document out of the three means,
         and the `empty_generations` aggregate counts it.
     """
-    scorer = GenerationScorer(model, dtype=dtype, device=device, estimator=estimator, normalization=normalization)
+    scorer = GenerationScorer(model, options=options, dtype=dtype, device=device, estimator=estimator,
+                              normalization=normalization)
 
     def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, Any]:
         if prompt_field not in doc:
