@@ -38,13 +38,16 @@ from cqmetric.errors import (
     InputValidationError,
     MissingDependencyError,
     ModelFolderError,
+    SmallSampleWarning,
 )
+from cqmetric.experts import ExpertFit, fit_to_experts
 from cqmetric.options import ScoreOptions
 from cqmetric.recommended import CreativeQuality
 from cqmetric.scorers import (
     CalibratedSurprise,
     ConstraintFit,
     ContextCalibration,
+    EasyTokens,
     External,
     Interaction,
     Length,
@@ -52,8 +55,10 @@ from cqmetric.scorers import (
     QuietGate,
     Residual,
     SoftGate,
+    SurprisalQuantile,
     Surprise,
     WeightedSum,
+    load_scorer,
 )
 from cqmetric.signature import Signature
 from cqmetric.version import __version__
@@ -77,12 +82,17 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "CHAT_TEMPLATE",
     "CreativeQuality",
+    "fit_to_experts",
+    "ExpertFit",
+    "load_scorer",
     "CalibratedSurprise",
     "Surprise",
     "Residual",
     "ContextCalibration",
     "Interaction",
     "Length",
+    "EasyTokens",
+    "SurprisalQuantile",
     "OrderCalibration",
     "ConstraintFit",
     "QuietGate",
@@ -97,4 +107,5 @@ __all__ = [
     "InputValidationError",
     "MissingDependencyError",
     "ModelFolderError",
+    "SmallSampleWarning",
 ]

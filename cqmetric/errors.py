@@ -11,6 +11,7 @@ __all__ = [
     "DataNotFoundError",
     "CQMetricWarning",
     "DegenerateInputWarning",
+    "SmallSampleWarning",
 ]
 
 
@@ -47,3 +48,7 @@ class CQMetricWarning(UserWarning):
 
 class DegenerateInputWarning(CQMetricWarning, RuntimeWarning):
     """A statistic is undefined for this input (constant ratings, n too small); the result is NaN."""
+
+
+class SmallSampleWarning(CQMetricWarning):
+    """Too few data for what is being estimated (e.g. fewer than 10 items per fitted constant): read the interval."""

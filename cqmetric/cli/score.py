@@ -42,7 +42,8 @@ def add_score_parser(sub: Any) -> None:
                          "--constraint-field; two more model passes per text)")
     sc.add_argument("--scorer", action="append", default=None, metavar="SPEC",
                     help="also compute this scorer, named as a signature names it, e.g. "
-                         "'order_calibration(unit=sentence)' or 'length(unit=word)' (repeatable)")
+                         "'order_calibration(unit=sentence)' or 'length(unit=word)', or a fitted-scorer file "
+                         "(fit_to_experts(...).save('fit.json')) (repeatable)")
     sc.add_argument("--details", action="store_true",
                     help="add each text's per-token surprisal (s, and c and i with constraints) under `tokens`")
     add_options(sc)
@@ -134,9 +135,9 @@ def run_score(args: argparse.Namespace) -> int:
 def _scorers(args: argparse.Namespace) -> list[Any] | None:
     """The scorers beside the defaults: CreativeQuality with --recommended, and each --scorer SPEC, built now (a
     bad spec is an input error before any model loads)."""
-    from cqmetric.scorers import CreativeQuality, build
+    from cqmetric.scorers import CreativeQuality, from_text
 
-    scorers = ([CreativeQuality()] if args.recommended else []) + [build(text) for text in args.scorer or []]
+    scorers = ([CreativeQuality()] if args.recommended else []) + [from_text(text) for text in args.scorer or []]
     return scorers or None
 
 

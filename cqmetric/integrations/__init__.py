@@ -104,6 +104,7 @@ def evaluate_compute(
     *,
     model: Any = None,
     recommended: bool = False,
+    scorers: Sequence[str] | None = None,
     options: Any = None,
     **settings: Any,
 ) -> dict[str, Any]:
@@ -117,6 +118,8 @@ def evaluate_compute(
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
         recommended: also return `creative_quality`, the recommended score (`cqmetric.CreativeQuality`; needs
             references).
+        scorers: more scorers by name: specs as a signature writes them ("order_calibration(unit=sentence)") or
+            paths of fitted-scorer files (`cqmetric.fit_to_experts(...).save(path)`).
         options: a `cqmetric.ScoreOptions` holding the settings (those given by keyword override it).
         **settings: any field of `cqmetric.ScoreOptions` (estimator, normalization, aggregation, n_boot,
             seed, confidence, dtype, device, start_token, max_length, stride, batch_size, ...).
@@ -150,10 +153,14 @@ def evaluate_compute(
             "cqmetric_creativity: recommended=True (CreativeQuality) judges each text against its prompt; expected "
             "`references` (one prompt per text), got none."
         )
-    from cqmetric.recommended import CreativeQuality
+    from cqmetric.scorers import CreativeQuality, from_text
 
-    result = score(texts, constraints, model=model, scorers=[CreativeQuality()] if recommended else None,
-                   options=options, **settings)
+    if scorers is not None and (isinstance(scorers, str) or not all(isinstance(s, str) for s in scorers)):
+        raise InputValidationError(
+            f"cqmetric_creativity: expected `scorers` to be a list of scorer specs or fitted-scorer file paths, got "
+            f"{scorers!r:.80}.")
+    extra = ([CreativeQuality()] if recommended else []) + [from_text(s) for s in scorers or []]
+    result = score(texts, constraints, model=model, scorers=extra or None, options=options, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]
     for name, corpus in result.corpus.items():
@@ -176,6 +183,7 @@ def compute_signature() -> inspect.Signature:
     head = [P("self", P.POSITIONAL_OR_KEYWORD), P("predictions", P.POSITIONAL_OR_KEYWORD),
             P("references", P.POSITIONAL_OR_KEYWORD, default=None), P("model", P.POSITIONAL_OR_KEYWORD, default=None)]
     return inspect.Signature(head + [P("recommended", P.KEYWORD_ONLY, default=False),
+                                     P("scorers", P.KEYWORD_ONLY, default=None),
                                      P("options", P.KEYWORD_ONLY, default=None)]
                              + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in option_fields()])
 

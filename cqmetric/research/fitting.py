@@ -27,6 +27,7 @@ import numpy as np
 
 from cqmetric._validation import as_float_array, check_finite_number
 from cqmetric.errors import InputValidationError
+from cqmetric.experts import DEFAULT_GRID, QUALITY_PARTS
 from cqmetric.reliability.kernels import tau_b_rows
 from cqmetric.scorers import functional as F
 from cqmetric.scorers.composite import FITTED
@@ -149,22 +150,12 @@ def within_group_kendall(scores: Any, ratings: Any, groups: Any) -> np.ndarray:
     return np.where(counted > 0, np.nansum(taus, axis=1) / np.maximum(counted, 1), np.nan)
 
 
-QUALITY_PARTS = ("order_calibration", "calibrated_surprise", "surprise")
-
-
 def creative_quality_values(parts: Mapping[str, Any], constants: Mapping[str, Any]) -> np.ndarray:
     """CreativeQuality's formula (`cqmetric.scorers.functional.creative_quality`) on precomputed parts."""
     oc, cs, s = (np.asarray(parts[k], dtype=np.float64) for k in QUALITY_PARTS)
     return F.creative_quality(oc, cs, s, **{k: constants[k] for k in FITTED})
 
 
-DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "order_center": (0.0, 0.04, 0.08, 0.12, 0.16, 0.2),
-    "order_scale": (0.01, 0.02, 0.04),
-    "fit_center": (-0.2, -0.1, -0.05, 0.0, 0.05),
-    "fit_scale": (0.02, 0.05, 0.1),
-    "lam": (0.1, 0.3, 1.0, 3.0, 10.0),
-}
 
 
 @dataclass(frozen=True)

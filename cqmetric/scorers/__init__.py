@@ -8,7 +8,8 @@ declares the evidence it needs, so a suite asks the model once per distinct cont
   benchmarks all call it);
 - `information`: calibrated surprise, surprise, residual, order and context calibration, interaction, length;
 - `gates`: judgements in [0, 1] and the QUIET gate; `composite`: `WeightedSum` and `CreativeQuality`;
-- `registry`: a spec (`name(key=value,...)`) builds its scorer back; `resolve`: what one call computes.
+- `registry`: a spec (`name(key=value,...)`) builds its scorer back; `files`: a fitted scorer saved as JSON and
+  read back checked; `resolve`: what one call computes.
 
 Examples:
     >>> import numpy as np
@@ -23,15 +24,18 @@ Examples:
 
 from cqmetric.scorers.base import BaseScorer, Scorer, as_scorer, spec
 from cqmetric.scorers.composite import FITTED, FITTED_ON, CreativeQuality, WeightedSum
+from cqmetric.scorers.files import from_text, load_scorer
 from cqmetric.scorers.gates import ConstraintFit, External, QuietGate, SoftGate
 from cqmetric.scorers.information import (
     ESTIMATORS,
     CalibratedSurprise,
     ContextCalibration,
+    EasyTokens,
     Interaction,
     Length,
     OrderCalibration,
     Residual,
+    SurprisalQuantile,
     Surprise,
     dimension_analysis,
 )
@@ -44,8 +48,9 @@ from cqmetric.scorers.resolve import (
 )
 
 __all__ = [
-    "Scorer", "BaseScorer", "as_scorer", "spec", "build",
+    "Scorer", "BaseScorer", "as_scorer", "spec", "build", "load_scorer", "from_text",
     "CalibratedSurprise", "Surprise", "Residual", "OrderCalibration", "ContextCalibration", "Interaction", "Length",
+    "EasyTokens", "SurprisalQuantile",
     "ConstraintFit", "SoftGate", "External", "QuietGate", "WeightedSum", "CreativeQuality", "FITTED", "FITTED_ON",
     "DEFAULT_NAMES", "default_scorers", "check_scorers", "resolve_scorers", "dimension_analysis", "ESTIMATORS",
 ]

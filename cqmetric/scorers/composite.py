@@ -45,6 +45,18 @@ from cqmetric.scorers.information import CalibratedSurprise, OrderCalibration, S
 from cqmetric.types import Evidence, Need
 
 
+def exact(value: float) -> str:
+    """A constant as a signature writes it: short (`%g`) when that is exact, else every digit it needs (`repr`), so
+    the spec builds back the very same scorer.
+
+    Examples:
+        >>> exact(0.05), exact(10.0), exact(0.1 + 0.2)
+        ('0.05', '10', '0.30000000000000004')
+    """
+    short = format(value, "g")
+    return short if float(short) == value else repr(float(value))
+
+
 @dataclass(frozen=True)
 class WeightedSum(BaseScorer):
     """sum_k w_k (x_k - mean_k) / std_k over member scorers, with fixed reference norms.
@@ -106,7 +118,7 @@ class WeightedSum(BaseScorer):
 
     def params(self) -> dict[str, Any]:
         parts = ";".join(
-            f"{k}:{spec(s)}*{w:g}[{self.norms[k][0]:.4g},{self.norms[k][1]:.4g}]"
+            f"{k}:{spec(s)}*{exact(w)}[{exact(self.norms[k][0])},{exact(self.norms[k][1])}]"
             for k, (s, w) in sorted(self.members.items())
         )
         return {"members": parts, "norms": self.source}
@@ -194,8 +206,8 @@ class CreativeQuality(BaseScorer):
 
     def params(self) -> dict[str, Any]:
         return {
-            "order": f"{self.order_center:g}/{self.order_scale:g}",
-            "fit": f"{self.fit_center:g}/{self.fit_scale:g}",
+            "order": f"{exact(self.order_center)}/{exact(self.order_scale)}",
+            "fit": f"{exact(self.fit_center)}/{exact(self.fit_scale)}",
             "lam": self.lam,
             "fitted": self.fitted_on,
         }

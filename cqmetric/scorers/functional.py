@@ -30,8 +30,8 @@ from cqmetric.information import (
     reduce_bits,
 )
 
-__all__ = ["calibrated_surprise", "surprise", "residual", "order_calibration", "context_calibration", "soft_gate",
-           "hard_gate", "quiet", "creative_quality", "weighted_sum"]
+__all__ = ["calibrated_surprise", "surprise", "residual", "order_calibration", "context_calibration", "easy_share",
+           "surprisal_quantile", "soft_gate", "hard_gate", "quiet", "creative_quality", "weighted_sum"]
 
 
 def surprise(s_bits: np.ndarray, *, normalization: str = "token", n_bytes: int = 0, n_words: int = 0) -> float:
@@ -70,6 +70,26 @@ def order_calibration(s_bits: np.ndarray, reordered_bits: np.ndarray | None, *, 
 def context_calibration(alone_bits: list[np.ndarray], s_bits: np.ndarray, unit_index: np.ndarray) -> float:
     """Sum over units of I(X_j; X_<j) (each unit alone versus in place), per text token."""
     return float(context_calibration_bits(alone_bits, s_bits, unit_index).sum() / len(s_bits))
+
+
+def easy_share(bits: np.ndarray, *, threshold: float) -> float:
+    """The share of tokens the model found near certain: surprisal below `threshold` bits.
+
+    Examples:
+        >>> easy_share(np.array([0.1, 0.4, 2.0, 7.0]), threshold=0.5)
+        0.5
+    """
+    return float(np.mean(np.asarray(bits) < threshold))
+
+
+def surprisal_quantile(bits: np.ndarray, *, q: float) -> float:
+    """The `q`-quantile of the per-token surprisal (bits; numpy's default, linear interpolation).
+
+    Examples:
+        >>> surprisal_quantile(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), q=0.5)
+        3.0
+    """
+    return float(np.quantile(np.asarray(bits), q))
 
 
 def soft_gate(value: Any, *, center: float, scale: float) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cqmetric._validation import check_option
+from cqmetric._validation import check_bool, check_finite_number, check_option
 from cqmetric.errors import InputValidationError
 from cqmetric.information import (
     NORMALIZATIONS,
@@ -278,3 +278,77 @@ class Length(BaseScorer):
 
     def compute(self, ev: Evidence) -> float:
         return float({"token": ev.n_tokens, "word": ev.n_words, "byte": ev.n_bytes}[self.unit])
+
+
+@dataclass(frozen=True)
+class EasyTokens(BaseScorer):
+    """The share of a text's tokens the model found near certain (surprisal below `threshold` bits).
+
+    Stock phrases and predictable continuations are easy tokens; a writer's own choices are rarely near certain.
+    With `constrained`, surprisal under the constraints (what the prompt makes too easy). Lower is better.
+    Pooled over a corpus by token.
+
+    Args:
+        threshold: bits below which a token counts as easy (0.5 bits: the model put more than 70% on it).
+        constrained: measure under the constraints instead of without them.
+    """
+
+    threshold: float = 0.5
+    constrained: bool = False
+    name: str = field(default="easy_tokens", init=False)
+    higher_is_better: bool = field(default=False, init=False)
+    bounds: tuple[float, float] = field(default=(0.0, 1.0), init=False)
+    poolable: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        if not check_finite_number("EasyTokens", "threshold", self.threshold) > 0:
+            raise InputValidationError(f"EasyTokens: expected `threshold` > 0 bits, got {self.threshold!r}.")
+        object.__setattr__(self, "threshold", float(self.threshold))
+        check_bool("EasyTokens", "constrained", self.constrained)
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        return frozenset({CONSTRAINED}) if self.constrained else frozenset()
+
+    def params(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "constrained": self.constrained}
+
+    def units(self) -> str:
+        return "share of tokens"
+
+    def _bits(self, ev: Evidence) -> np.ndarray:
+        return ev.c if self.constrained else ev.s
+
+    def statistics(self, ev: Evidence) -> tuple[float, float]:
+        return self.compute(ev) * ev.n_tokens, float(ev.n_tokens)
+
+    def compute(self, ev: Evidence) -> float:
+        return F.easy_share(self._bits(ev), threshold=self.threshold)
+
+
+@dataclass(frozen=True)
+class SurprisalQuantile(BaseScorer):
+    """A quantile of the text's per-token surprisal without constraints (bits): `q=0.1` is how surprising its most
+    predictable tenth still is. Higher is better."""
+
+    q: float = 0.1
+    name: str = field(default="surprisal_quantile", init=False)
+    higher_is_better: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= check_finite_number("SurprisalQuantile", "q", self.q) <= 1:
+            raise InputValidationError(f"SurprisalQuantile: expected `q` in [0, 1], got {self.q!r}.")
+        object.__setattr__(self, "q", float(self.q))
+
+    @property
+    def needs(self) -> frozenset[Need]:
+        return frozenset()
+
+    def params(self) -> dict[str, Any]:
+        return {"q": self.q}
+
+    def units(self) -> str:
+        return "bits"
+
+    def compute(self, ev: Evidence) -> float:
+        return F.surprisal_quantile(ev.s, q=self.q)

@@ -17,7 +17,7 @@ Examples:
     >>> build("novelty()")
     Traceback (most recent call last):
     ...
-    cqmetric.errors.InputValidationError: scorer spec: got an unknown scorer 'novelty' in 'novelty()'; known: calibrated_surprise, surprise, residual, order_calibration, context_calibration, interaction, length, constraint_fit, soft_gate, quiet, weighted, creative_quality.
+    cqmetric.errors.InputValidationError: scorer spec: got an unknown scorer 'novelty' in 'novelty()'; known: calibrated_surprise, surprise, residual, order_calibration, context_calibration, interaction, length, easy_tokens, surprisal_quantile, constraint_fit, soft_gate, quiet, weighted, creative_quality.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from cqmetric.scorers.gates import ConstraintFit, QuietGate, SoftGate
 from cqmetric.scorers.information import (
     CalibratedSurprise,
     ContextCalibration,
+    EasyTokens,
     Interaction,
     Length,
     OrderCalibration,
     Residual,
+    SurprisalQuantile,
     Surprise,
 )
 
@@ -139,6 +141,8 @@ REGISTRY: dict[str, Callable[[dict[str, Any]], Scorer]] = {
     "context_calibration": lambda s: ContextCalibration(**s),
     "interaction": lambda s: Interaction(**s),
     "length": lambda s: Length(**s),
+    "easy_tokens": lambda s: EasyTokens(**s),
+    "surprisal_quantile": lambda s: SurprisalQuantile(**s),
     "constraint_fit": lambda s: ConstraintFit(**s),
     "soft_gate": lambda s: SoftGate(**s),
     "quiet": lambda s: QuietGate(**s),

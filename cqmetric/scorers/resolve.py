@@ -11,6 +11,7 @@ from typing import Any
 
 from cqmetric.errors import InputValidationError
 from cqmetric.scorers.base import Scorer, as_scorer, spec
+from cqmetric.scorers.files import from_text
 from cqmetric.scorers.information import CalibratedSurprise, Residual, Surprise
 
 DEFAULT_NAMES = ("calibrated_surprise", "surprise", "residual")
@@ -27,9 +28,10 @@ def default_scorers(*, constrained: bool, estimator: str = "pointwise", normaliz
 def check_scorers(where: str, scorers: Any) -> dict[str, Scorer]:
     """Accept a mapping name -> scorer or a list of scorers (keyed by their names); names must not collide."""
     if isinstance(scorers, Mapping):
-        items = list(scorers.items())
+        items = [(k, from_text(s) if isinstance(s, str) else s) for k, s in scorers.items()]
     elif isinstance(scorers, (list, tuple)):
-        items = [(getattr(s, "name", None), s) for s in scorers]
+        built = [from_text(s) if isinstance(s, str) else s for s in scorers]  # a spec or a fitted-scorer file
+        items = [(getattr(s, "name", None), s) for s in built]
     else:
         raise InputValidationError(
             f"{where}: expected `scorers` to be a list of scorers or a dict name -> scorer, got {type(scorers).__name__}."

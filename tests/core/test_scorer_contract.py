@@ -24,6 +24,7 @@ from cqmetric.scorers import (
     ConstraintFit,
     ContextCalibration,
     CreativeQuality,
+    EasyTokens,
     Interaction,
     Length,
     OrderCalibration,
@@ -31,6 +32,7 @@ from cqmetric.scorers import (
     Residual,
     Scorer,
     SoftGate,
+    SurprisalQuantile,
     Surprise,
     WeightedSum,
     as_scorer,
@@ -44,6 +46,7 @@ from cqmetric.types import Evidence, TokenizedText
 SHIPPED = [
     CalibratedSurprise(), Surprise(normalization="byte"), Residual(estimator="expected"), OrderCalibration("pointwise"),
     ContextCalibration(unit="paragraph"), Interaction(by="aspect"), Length(unit="word"),
+    EasyTokens(threshold=1.5, constrained=True), SurprisalQuantile(q=0.25),
     ConstraintFit(threshold=0.25), SoftGate(Surprise(), center=3.0, scale=0.5),
     QuietGate(SoftGate(CalibratedSurprise(), 0.0, 0.05), Surprise(), lam=2.5),
     WeightedSum({"s": (Surprise(), 1.0), "r": (Residual(), -0.5)}, {"s": (4.0, 1.0), "r": (3.5, 0.25)}, source="dev"),
@@ -119,6 +122,10 @@ def test_information_scorers_equal_their_formulas():
     assert Surprise(normalization="sum").compute(ev) == 12
     assert OrderCalibration().compute(ev) == (15 - 12) / 4  # reordered bits minus own-order bits, per token
     assert Surprise().statistics(ev) == (12.0, 4.0) and Surprise(normalization="sum").poolable is False
+    assert EasyTokens(threshold=2.5).compute(ev) == 1 / 4  # one of s = 4, 2, 3, 3 bits is below 2.5
+    assert EasyTokens(threshold=2.5, constrained=True).compute(ev) == 2 / 4  # c = 3, 2, 3, 2 bits
+    assert EasyTokens(threshold=2.5).statistics(ev) == (1.0, 4.0)
+    assert SurprisalQuantile(q=0.5).compute(ev) == 3.0 and SurprisalQuantile(q=0.0).compute(ev) == 2.0
 
 
 def _logistic(x: float) -> float:
