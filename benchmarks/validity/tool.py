@@ -9,7 +9,8 @@ Round 3 (experts' preferences as the signal, one recipe for any model):
 `collect` writes the source's rows (`sources.py`) as JSONL and scores them with the library's own command line,
 `cqmetric score --details --scorer order_calibration(unit=sentence) --resume`, into `results/cache/` (per-token
 surprisal under the empty and the constrained context, order calibration, the signature on every row). A killed
-run continues where it stopped. Everything after reads those files.
+run continues where it stopped. `summarise` turns those into small per-text files (`results/features_*.jsonl`,
+committed), and everything after reads them.
 
 The steps of the earlier rounds, whose committed results stay reproducible from here:
 
@@ -24,6 +25,7 @@ The steps of the earlier rounds, whose committed results stay reproducible from 
     template-probe      round 2: the chat template probe
     score-lamp          preferences: LAMP's paragraphs with the embedded model (lamp_scores_smollm2.jsonl)
     lamp-preference     preferences: LAMP's pairwise accuracies, ceiling, Bradley-Terry (lamp_preference.json)
+    fit-experts         fit_to_experts on LAMP dev and HANNA dev: held out beside in sample (experts_fit.json)
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def collect(args: argparse.Namespace) -> int:
 
 
 #: Subcommand -> the module whose `main(argv)` runs it (the earlier rounds' steps).
-STEPS = {"split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
+STEPS = {"summarise": "summarise", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
          "levers": "collect", "explore": "explore", "fit-recommendation": "fit_recommendation",
          "report-split": "report_split", "template-probe": "template_probe", "score-lamp": "score_lamp",
          "lamp-preference": "lamp_preference"}
