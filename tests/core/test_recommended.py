@@ -9,7 +9,7 @@ from scipy import stats
 
 from cqmetric import CreativeQuality, OrderCalibration, Surprise, build_signature, score
 from cqmetric.errors import InputValidationError
-from cqmetric.research.fitting import creative_quality_values, fit_creative_quality, within_group_kendall
+from cqmetric.research.fitting import fit_creative_quality, within_group_kendall
 from cqmetric.recommended import FITTED
 
 FIT_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "recommendation_fit.json"
@@ -126,7 +126,7 @@ def test_the_scorer_is_the_fitted_formula_on_its_parts(tiny_llama_dir):
     res = score(STORIES, PROMPTS, model=str(tiny_llama_dir), scorers=[CreativeQuality(), OrderCalibration()],
                 n_boot=0)
     parts = {k: res[k] for k in ("order_calibration", "calibrated_surprise", "surprise")}
-    np.testing.assert_allclose(res["creative_quality"], creative_quality_values(parts, FITTED), rtol=1e-9)
+    np.testing.assert_allclose(res["creative_quality"], reference_creative_quality(parts, FITTED), rtol=1e-9)
 
 
 def test_constants_are_in_bits_per_token_so_other_units_are_refused(tiny_backend):
@@ -156,3 +156,15 @@ def test_the_grid_search_refuses_empty_or_ragged_pairs():
     ragged = {**pairs["shuffle"][1], "surprise": pairs["shuffle"][1]["surprise"][:-1]}
     with pytest.raises(InputValidationError, match="one value per pair"):
         fit_creative_quality(parts, ratings, groups, pairs={"shuffle": (pairs["shuffle"][0], ragged)}, grid=GRID)
+
+
+def reference_creative_quality(parts, c):
+    """CreativeQuality written out in the test, independently of the library's functional layer."""
+    import math
+
+    out = []
+    for oc, cs, s in zip(parts["order_calibration"], parts["calibrated_surprise"], parts["surprise"]):
+        order_gate = 1 / (1 + math.exp(-(oc - c["order_center"]) / c["order_scale"]))
+        fit_gate = 1 / (1 + math.exp(-(cs - c["fit_center"]) / c["fit_scale"]))
+        out.append(order_gate * fit_gate * (1 + c["lam"] * s))
+    return out
