@@ -16,8 +16,17 @@ from cqmetric.backends.base import LogProbBackend, call_score, text_budget
 from cqmetric.constraints import ConstraintSet, Template
 from cqmetric.errors import BackendError, InputValidationError
 from cqmetric.information import all_subsets, entropy_bits, surprisal_bits
+from cqmetric.reference import ReferenceEvidence, load_reference
 from cqmetric.settings import BatchPolicy
-from cqmetric.types import CONSTRAINED, ENTROPY, Evidence, Need, Request, TokenizedText
+from cqmetric.types import (
+    CONSTRAINED,
+    ENTROPY,
+    REFERENCE,
+    Evidence,
+    Need,
+    Request,
+    TokenizedText,
+)
 from cqmetric.units import (
     fixed_token_units,
     reordered_tokens,
@@ -88,9 +97,18 @@ def gather(
 ) -> list[Evidence]:
     """Score every distinct (context, text) pair that `needs` asks for, once, and build one Evidence per text.
 
-    `batch` is the call's batching; it reaches the backend with the call and changes nothing but speed.
+    `batch` is the call's batching; it reaches the backend with the call and changes nothing but speed. With the
+    `REFERENCE` need, every Evidence also carries the model's evidence about the bundled reference set (scored once
+    per model, template and needs in a process; see `cqmetric.reference`).
     """
     needs = set(needs)
+    if REFERENCE in needs:
+        needs.discard(REFERENCE)
+        reference = reference_evidence(backend, template, frozenset(needs), batch=batch)
+        evidence = gather(backend, tokens, constraints, template, needs, batch=batch)
+        for ev in evidence:
+            ev.reference = reference
+        return evidence
     if constraints is None and any(n.kind in ("constrained", "dimensions") for n in needs):
         raise InputValidationError(
             "score: the chosen scorers need constraints (a prompt or constraint set per text), got constraints=None."
@@ -175,3 +193,26 @@ def gather(
                 )
         evidence.append(ev)
     return evidence
+
+
+_REFERENCES: dict[tuple[object, ...], ReferenceEvidence] = {}
+
+
+def reference_evidence(backend: LogProbBackend, template: Template, needs: frozenset[Need], *,
+                       batch: BatchPolicy | None = None) -> ReferenceEvidence:
+    """The model's evidence about the reference stories and their word shuffles, with the same needs as the call.
+
+    Kept per (backend settings, template, needs) for the process: backends are immutable and their `info` fixes
+    the numbers, so a second call with the same model reuses it, and a text's value never depends on its call.
+    """
+    key = (backend.info, template.fingerprint, needs)
+    found = _REFERENCES.get(key)
+    if found is None:
+        rows = load_reference()
+        texts = [r["story"] for r in rows] + [r["word_shuffled"] for r in rows]
+        tokens = [backend.tokenize(t) for t in texts]
+        constrained = any(n.kind in ("constrained", "dimensions") for n in needs)
+        sets = [ConstraintSet.from_prompt(r["prompt"]) for r in rows] * 2 if constrained else None
+        evidence = gather(backend, tokens, sets, template, needs, batch=batch)
+        found = _REFERENCES[key] = ReferenceEvidence(evidence[: len(rows)], evidence[len(rows):])
+    return found

@@ -85,6 +85,8 @@ class Need:
 
 CONSTRAINED = Need("constrained")
 ENTROPY = Need("entropy")
+#: The model's evidence about the bundled reference set too (`cqmetric.reference`: portable units).
+REFERENCE = Need("reference")
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Evidence:
         reordered: per unit kind, per-token surprisal of the text with its units in another order (None when
             it has fewer than two units), without constraints.
         index: the text's position in the call (for values given per text, such as a judge's verdicts).
+        reference: the model's evidence about the bundled reference set (`cqmetric.reference.ReferenceEvidence`),
+            when a scorer asked for it; the same object for every text of a call.
     """
 
     tokens: TokenizedText
@@ -114,6 +118,7 @@ class Evidence:
     units: dict[str, tuple[list[tuple[int, int]], np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
     reordered: dict[str, np.ndarray | None] = field(default_factory=dict)
     index: int = 0
+    reference: Any = None
 
     @property
     def text(self) -> str:

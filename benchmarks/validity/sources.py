@@ -58,7 +58,22 @@ def hanna_rows() -> list[dict[str, Any]]:
     return rows
 
 
-SOURCES = {"lamp": lamp_rows, "hanna": hanna_rows}
+def hanna_degraded_rows() -> list[dict[str, Any]]:
+    """HANNA's human stories, sentence-shuffled and word-shuffled (the seeded shuffles of rounds 1 and 2), each
+    with its own prompt: the degraded side of the degraded pairs."""
+    from cqmetric.research.perturb import perturb_texts
+
+    human = [r for r in hanna_rows() if r["system"] == "Human"]
+    rows = []
+    for kind in ("sentence_shuffle", "word_shuffle"):
+        result = perturb_texts([r["text"] for r in human], kind=kind, seed=12345)
+        for r, text, changed in zip(human, result.texts, result.changed):
+            if changed:  # an unchanged text is a tie, not a pair
+                rows.append({**r, "id": f"{r['id']}/{kind}", "original": r["id"], "kind": kind, "text": text})
+    return rows
+
+
+SOURCES = {"lamp": lamp_rows, "hanna": hanna_rows, "hanna-degraded": hanna_degraded_rows}
 
 
 def fingerprint(rows: list[dict[str, Any]]) -> str:

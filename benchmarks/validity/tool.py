@@ -71,7 +71,7 @@ def collect(args: argparse.Namespace) -> int:
 
 
 #: Subcommand -> the module whose `main(argv)` runs it (the earlier rounds' steps).
-STEPS = {"summarise": "summarise", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
+STEPS = {"summarise": "summarise", "fit": "round3", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
          "levers": "collect", "explore": "explore", "fit-recommendation": "fit_recommendation",
          "report-split": "report_split", "template-probe": "template_probe", "score-lamp": "score_lamp",
          "lamp-preference": "lamp_preference"}

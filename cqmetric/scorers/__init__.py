@@ -8,6 +8,7 @@ declares the evidence it needs, so a suite asks the model once per distinct cont
   benchmarks all call it);
 - `information`: calibrated surprise, surprise, residual, order and context calibration, interaction, length;
 - `gates`: judgements in [0, 1] and the QUIET gate; `composite`: `WeightedSum` and `CreativeQuality`;
+  `portable`: `Freshness`, the recommendation, in units that mean the same on any model;
 - `registry`: a spec (`name(key=value,...)`) builds its scorer back; `files`: a fitted scorer saved as JSON and
   read back checked; `resolve`: what one call computes.
 
@@ -39,6 +40,7 @@ from cqmetric.scorers.information import (
     Surprise,
     dimension_analysis,
 )
+from cqmetric.scorers.portable import FRESHNESS_FITTED, FRESHNESS_FITTED_ON, Freshness
 from cqmetric.scorers.registry import build
 from cqmetric.scorers.resolve import (
     DEFAULT_NAMES,
@@ -52,5 +54,6 @@ __all__ = [
     "CalibratedSurprise", "Surprise", "Residual", "OrderCalibration", "ContextCalibration", "Interaction", "Length",
     "EasyTokens", "SurprisalQuantile",
     "ConstraintFit", "SoftGate", "External", "QuietGate", "WeightedSum", "CreativeQuality", "FITTED", "FITTED_ON",
+    "Freshness", "FRESHNESS_FITTED", "FRESHNESS_FITTED_ON",
     "DEFAULT_NAMES", "default_scorers", "check_scorers", "resolve_scorers", "dimension_analysis", "ESTIMATORS",
 ]

@@ -17,7 +17,7 @@ Examples:
     >>> build("novelty()")
     Traceback (most recent call last):
     ...
-    cqmetric.errors.InputValidationError: scorer spec: got an unknown scorer 'novelty' in 'novelty()'; known: calibrated_surprise, surprise, residual, order_calibration, context_calibration, interaction, length, easy_tokens, surprisal_quantile, constraint_fit, soft_gate, quiet, weighted, creative_quality.
+    cqmetric.errors.InputValidationError: scorer spec: got an unknown scorer 'novelty' in 'novelty()'; known: calibrated_surprise, surprise, residual, order_calibration, context_calibration, interaction, length, easy_tokens, surprisal_quantile, constraint_fit, soft_gate, quiet, weighted, creative_quality, freshness.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from cqmetric.scorers.information import (
     SurprisalQuantile,
     Surprise,
 )
+from cqmetric.scorers.portable import Freshness
 
 __all__ = ["build", "parse", "REGISTRY"]
 
@@ -127,6 +128,19 @@ def _creative_quality(settings: dict[str, Any]) -> CreativeQuality:
     return CreativeQuality(**kwargs, **settings)
 
 
+def _freshness(settings: dict[str, Any]) -> Freshness:
+    """`freshness(residual=W,easy=W,threshold=T,units=REFERENCE,fitted=SOURCE)` back into a Freshness; the units
+    must be this cqmetric's reference set (another set would give other numbers)."""
+    from cqmetric.reference import REFERENCE_NAME
+
+    units = settings.pop("units", REFERENCE_NAME)
+    if units != REFERENCE_NAME:
+        raise InputValidationError(
+            f"scorer spec: freshness in units of reference set {units!r}, but this cqmetric ships {REFERENCE_NAME!r}.")
+    renamed = {"residual": "residual_weight", "easy": "easy_weight", "fitted": "fitted_on"}
+    return Freshness(**{renamed.get(k, k): v for k, v in settings.items()})
+
+
 def _built(settings: dict[str, Any]) -> dict[str, Any]:
     """Nested (name, settings) pairs built into scorers."""
     return {k: _build_parsed(*v) if isinstance(v, tuple) else v for k, v in settings.items()}
@@ -148,6 +162,7 @@ REGISTRY: dict[str, Callable[[dict[str, Any]], Scorer]] = {
     "quiet": lambda s: QuietGate(**s),
     "weighted": _weighted,
     "creative_quality": _creative_quality,
+    "freshness": lambda s: _freshness(s),
 }
 
 

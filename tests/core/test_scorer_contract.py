@@ -25,6 +25,7 @@ from cqmetric.scorers import (
     ContextCalibration,
     CreativeQuality,
     EasyTokens,
+    Freshness,
     Interaction,
     Length,
     OrderCalibration,
@@ -50,6 +51,7 @@ SHIPPED = [
     ConstraintFit(threshold=0.25), SoftGate(Surprise(), center=3.0, scale=0.5),
     QuietGate(SoftGate(CalibratedSurprise(), 0.0, 0.05), Surprise(), lam=2.5),
     WeightedSum({"s": (Surprise(), 1.0), "r": (Residual(), -0.5)}, {"s": (4.0, 1.0), "r": (3.5, 0.25)}, source="dev"),
+    Freshness(), Freshness(residual_weight=0.5, easy_weight=-0.5, threshold=2.0, fitted_on="mine"),
     CreativeQuality(), CreativeQuality(order_center=0.1, order_scale=0.02, fit_center=-0.05, fit_scale=0.1, lam=3.0,
                                        fitted_on="my-experts@abc"),
 ]
