@@ -28,7 +28,33 @@ PARTS = {
                                 lambda s, c, row: F.easy_share(c, threshold=0.5)),
     "surprisal_quantile": ("surprisal_quantile(q=0.1)", lambda s, c, row: F.surprisal_quantile(s, q=0.1)),
 }
-KEEP = ("id", "item", "split", "condition", "system")
+KEEP = ("id", "item", "split", "condition", "system", "original", "kind")
+
+
+def scorer_values(model: str, rows: list[dict]) -> dict[str, list[float]]:
+    """The recommendation (`Freshness`) and the shipped `CreativeQuality`, computed by the library's own scorers on
+    each row's per-token evidence (Freshness reads the model's reference set, scored here once)."""
+    from cqmetric.backends.resolve import get_backend
+    from cqmetric.constraints import DEFAULT_TEMPLATE
+    from cqmetric.evidence import reference_evidence
+    from cqmetric.scorers import FITTED, Freshness
+    from cqmetric.types import CONSTRAINED, Evidence, TokenizedText
+    from sources import model_argument
+
+    argument = model_argument(model)
+    reference = reference_evidence(get_backend(argument[1] if argument else None), DEFAULT_TEMPLATE,
+                                   frozenset({CONSTRAINED}))
+    fresh = Freshness()
+    out: dict[str, list[float]] = {"freshness": [], "creative_quality": []}
+    for row in rows:
+        s, c = np.asarray(row["tokens"]["s"], dtype=float), np.asarray(row["tokens"]["c"], dtype=float)
+        tokens = TokenizedText(row["text"], np.zeros(s.size, dtype=np.int64), np.zeros((s.size, 2), dtype=np.int64))
+        out["freshness"].append(fresh.compute(Evidence(tokens=tokens, constraints=None, s=s, c=c,
+                                                       reference=reference)))
+        out["creative_quality"].append(float(F.creative_quality(row["order_calibration"], F.calibrated_surprise(s, c),
+                                                                F.surprise(s), **FITTED))
+                                       if "order_calibration" in row else float("nan"))
+    return out
 
 
 def features_path(source: str, model: str) -> Path:
@@ -43,12 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     name = f"{args.source}_{args.model}.jsonl" if args.split == "all" else f"{args.source}_{args.split}_{args.model}.jsonl"
     rows = [json.loads(line) for line in (CACHE / name).read_text(encoding="utf-8").splitlines()]
+    extra = scorer_values(args.model, rows)
     out = []
-    for row in rows:
+    for k, row in enumerate(rows):
         s, c = np.asarray(row["tokens"]["s"], dtype=float), np.asarray(row["tokens"]["c"], dtype=float)
         rec = {k: row[k] for k in KEEP if k in row}
         rec.update(n_tokens=int(row["n_tokens"]), n_words=len(row["text"].split()))
-        rec.update({part: fn(s, c, row) for part, (_, fn) in PARTS.items()})
+        rec.update({part: fn(s, c, row) for part, (_, fn) in PARTS.items() if part != "order_calibration"
+                    or "order_calibration" in row})
+        rec.update({name: values[k] for name, values in extra.items()})
         if abs(rec["surprise"] - row["surprise"]) > 1e-9 or abs(rec["calibrated_surprise"] - row["calibrated_surprise"]) > 1e-9:
             raise SystemExit(f"{row['id']}: the per-token values do not give the row's own scores")
         rec["signature"] = row["signature"]
