@@ -1,11 +1,11 @@
 """The CQA mini-replication (protocol.md): score the groups with the base and the five epoch adapters, report.
 
 Writes benchmarks/results/cqa_replication.json (every number, the verdict, provenance) and .md (the tables)
-and docs/assets/cqa_per_token.png (the per-token picture). With --lamp-scores it writes instead
-benchmarks/results/cqa_lamp_test_scores.jsonl (base and epoch-5 scores of all 300 LAMP test paragraphs, for a
-later agreement analysis; one model per call, so the two can run side by side).
+and docs/assets/cqa_per_token.png (the per-token picture). With --lamp-scores (--hanna-scores) it writes
+instead benchmarks/results/cqa_lamp_test_scores.jsonl (cqa_hanna_test_scores.jsonl): base and epoch-5 scores of all
+LAMP (HANNA) test texts, for the agreement analysis of `tool.py report`; one model per call.
 
-Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR] [--lamp-scores base|epoch-5]
+Run after tune.py: nice -n 19 .venv/bin/python benchmarks/cqa/run.py [--adapters DIR] [--lamp-scores|--hanna-scores base|epoch-5]
 """
 
 from __future__ import annotations
@@ -74,17 +74,28 @@ def secondary(result, ids) -> list[dict]:
     return out
 
 
-def lamp_test_scores(adapters: Path, which: str, batch_size: int | None) -> list[dict]:
-    """Scores of all 300 LAMP test paragraphs (3 conditions) with their instructions, by the base or epoch 5."""
+def test_rows(source: str) -> list[dict]:
+    """The test texts a scoring model is judged on: LAMP's 300 test paragraphs (3 conditions) with their
+    instructions, or HANNA's test stories (benchmarks/validity/split.json, 48 prompts x 11) with their prompts."""
+    if source == "lamp":
+        items = data.lamp_items()
+        return [{"id": f"lamp/{k}", "condition": c, "text": items[k]["texts"][c], "constraint": items[k]["instruction"]}
+                for k in data.lamp_split()["test"] for c in data.CONDITIONS]
+    sys.path.insert(0, str(HERE.parent / "validity"))
+    from sources import hanna_rows
+
+    return [{"id": r["id"], "system": r["system"], "text": r["text"], "constraint": r["constraint"]}
+            for r in hanna_rows() if r["split"] == "test"]
+
+
+def test_scores(adapters: Path, source: str, which: str, batch_size: int | None) -> list[dict]:
+    """Scores of a source's test texts with their constraints, by the base or the epoch-5 adapter."""
     from cqmetric import score
     from cqmetric.options import ScoreOptions
     from cqmetric.research import models
     from cqmetric.research.cqa import backend_for
 
-    items = data.lamp_items()
-    keys = [(k, c) for k in data.lamp_split()["test"] for c in data.CONDITIONS]
-    texts = [items[k]["texts"][c] for k, c in keys]
-    prompts = [items[k]["instruction"] for k, _ in keys]
+    rows = test_rows(source)
     base_model, tok, name, sha, start = models.load_base(None)
     opts = ScoreOptions.from_settings("run", batch_size=batch_size, n_boot=0)
     if which == "base":
@@ -93,11 +104,12 @@ def lamp_test_scores(adapters: Path, which: str, batch_size: int | None) -> list
         spec = models.inspect_checkpoint(adapters / f"epoch-{EPOCHS}", label=f"epoch-{EPOCHS}")
         label, model, weights = spec.label, models.merged_model(spec, base_model), None
     backend = backend_for(model, tok, label, weights, start, opts)
-    res = score(texts, prompts, model=backend, options=opts)
+    res = score([r["text"] for r in rows], [r["constraint"] for r in rows], model=backend, options=opts)
     sig = res.signature.format()
-    return [{"id": f"lamp/{k}", "condition": c, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
+    keep = [k for k in ("id", "condition", "system")]
+    return [{**{k: r[k] for k in keep if k in r}, "model": label, "calibrated_surprise": rec["calibrated_surprise"],
              "surprise": rec["surprise"], "n_tokens": rec["n_tokens"], "signature": sig}
-            for (k, c), rec in zip(keys, res.to_records())]
+            for r, rec in zip(rows, res.to_records())]
 
 
 def scored_groups() -> dict:
@@ -130,28 +142,33 @@ def prescore(args, cache: Path) -> int:
     return 0
 
 
-def write_lamp_scores(args) -> int:
-    """`--lamp-scores base|epoch-5`: one model's rows into a part file; with both parts, the committed JSONL."""
+WHAT = {"lamp": "per-text scores of the 300 LAMP test paragraphs (3 conditions each, instruction as the constraint)",
+        "hanna": "per-text scores of HANNA's 528 test stories (48 test prompts x 11 systems, prompt as the constraint)"}
+
+
+def write_test_scores(args, source: str, which: str) -> int:
+    """`--lamp-scores` / `--hanna-scores` base|epoch-5: one model's rows into a part file; with both parts, the
+    committed JSONL (results/cqa_{source}_test_scores.jsonl)."""
     t0 = time.perf_counter()
-    rows = lamp_test_scores(args.adapters, args.lamp_scores, args.batch_size)
-    parts = args.adapters / "lamp-test-parts"
+    rows = test_scores(args.adapters, source, which, args.batch_size)
+    parts = args.adapters / f"{source}-test-parts"
     parts.mkdir(parents=True, exist_ok=True)
-    head = {"model": args.lamp_scores, "provenance": provenance(), "wall_seconds": time.perf_counter() - t0}
-    (parts / f"{args.lamp_scores}.json").write_text(json.dumps({"header": head, "rows": rows}))
+    head = {"model": which, "provenance": provenance(), "wall_seconds": time.perf_counter() - t0}
+    (parts / f"{which}.json").write_text(json.dumps({"header": head, "rows": rows}))
     done = {p.stem: json.loads(p.read_text()) for p in parts.glob("*.json")}
     if set(done) != {"base", f"epoch-{EPOCHS}"}:
-        print(f"wrote the {args.lamp_scores} part; run --lamp-scores for the other model to finish the file")
+        print(f"wrote the {which} part; score the other model to finish the file")
         return 0
-    header = {"what": "per-text scores of the 300 LAMP test paragraphs (3 conditions each, instruction as the "
-              "constraint) by the base and the epoch-5 adapter (benchmarks/cqa/protocol.md)",
+    header = {"what": f"{WHAT[source]} by the base and the epoch-5 adapter (benchmarks/cqa/protocol.md)",
               "lamp_split_fingerprint": data.fingerprint(data.lamp_split()),
               "parts": [done[m]["header"] for m in ("base", f"epoch-{EPOCHS}")]}
-    with (RESULTS / "cqa_lamp_test_scores.jsonl").open("w") as fh:
+    out = RESULTS / f"cqa_{source}_test_scores.jsonl"
+    with out.open("w") as fh:
         fh.write(json.dumps({"header": header}) + "\n")
         for m in ("base", f"epoch-{EPOCHS}"):
             for row in done[m]["rows"]:
                 fh.write(json.dumps(row) + "\n")
-    print(f"wrote {RESULTS / 'cqa_lamp_test_scores.jsonl'}")
+    print(f"wrote {out}")
     return 0
 
 
@@ -230,12 +247,17 @@ def main() -> int:
     parser.add_argument("--lamp-scores", choices=("base", f"epoch-{EPOCHS}"), default=None,
                         help="only score the 300 LAMP test paragraphs with this model; the second of the two writes "
                              "cqa_lamp_test_scores.jsonl")
+    parser.add_argument("--hanna-scores", choices=("base", f"epoch-{EPOCHS}"), default=None,
+                        help="only score HANNA's 528 test stories with this model; the second of the two writes "
+                             "cqa_hanna_test_scores.jsonl")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     if args.lamp_scores:
-        return write_lamp_scores(args)
+        return write_test_scores(args, "lamp", args.lamp_scores)
+    if args.hanna_scores:
+        return write_test_scores(args, "hanna", args.hanna_scores)
     cache = args.adapters / "score-cache"
     cache.mkdir(parents=True, exist_ok=True)
     if args.prescore:

@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         "target_prompt_swap_accuracy_0.95": swap_result.win_rate >= 0.95,
     }
     args.out.mkdir(exist_ok=True)
-    (args.out / "validity.json").write_text(json.dumps(report, indent=2, allow_nan=False, default=str) + "\n")
+    path = args.out / "validity.json"
+    if path.is_file():  # the later rounds' sections (report-split's "split", report's "round3") stay
+        kept = json.loads(path.read_text())
+        report.update({k: kept[k] for k in ("split", "round3") if k in kept})
+    path.write_text(json.dumps(report, indent=2, allow_nan=False, default=str) + "\n")
     text = summary(report)
     (args.out / "validity.md").write_text(text)
     print(text)

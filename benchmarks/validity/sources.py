@@ -73,7 +73,37 @@ def hanna_degraded_rows() -> list[dict[str, Any]]:
     return rows
 
 
-SOURCES = {"lamp": lamp_rows, "hanna": hanna_rows, "hanna-degraded": hanna_degraded_rows}
+def hanna_swap_rows() -> list[dict[str, Any]]:
+    """HANNA's test stories, each with another test prompt (the seeded derangement over prompts of rounds 1 and 2,
+    `perm[p]` for the story of prompt p, kept only where both prompts are test prompts; a test prompt whose partner
+    is a dev prompt takes the next test prompt in that derangement's cycle): the other side of the prompt swap."""
+    from cqmetric.research.hanna import load_hanna
+    from cqmetric.research.perturb import derangement
+
+    hanna = load_hanna()
+    perm = derangement(int(hanna.prompt_index.max()) + 1, seed=12345)
+    prompts = {int(r.prompt_index): r.prompt for r in hanna.stories.itertuples(index=False)}
+    rows = []
+    for r in hanna_rows():
+        if r["split"] != "test":
+            continue
+        other = int(perm[r["item"]])
+        while other == r["item"] or not _is_test(other):
+            other = int(perm[other])
+        rows.append({**r, "id": f"{r['id']}/prompt_swap", "original": r["id"], "kind": "prompt_swap",
+                     "swap_item": other, "constraint": prompts[other]})
+    return rows
+
+
+def _is_test(prompt: int) -> bool:
+    return prompt in set(json.loads((HERE / "split.json").read_text())["test"])
+
+
+SOURCES = {"lamp": lamp_rows, "hanna": hanna_rows, "hanna-degraded": hanna_degraded_rows, "hanna-swap": hanna_swap_rows}
+#: The scorers `collect` asks for besides the per-token detail (order calibration costs two more passes a text,
+#: so the prompt swap, which changes only the constrained pass, skips it).
+COLLECT_SCORERS = {"hanna-swap": ("residual()",)}
+DEFAULT_COLLECT_SCORERS = ("order_calibration(unit=sentence)",)
 
 
 def fingerprint(rows: list[dict[str, Any]]) -> str:

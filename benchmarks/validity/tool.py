@@ -41,9 +41,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sources import CACHE, MODELS, SOURCES, fingerprint, model_argument  # noqa: E402
-
-COLLECT_SCORERS = ("order_calibration(unit=sentence)",)
+from sources import (  # noqa: E402
+    CACHE, COLLECT_SCORERS, DEFAULT_COLLECT_SCORERS, MODELS, SOURCES, fingerprint, model_argument)
 
 
 def scored_path(source: str, model: str) -> Path:
@@ -61,7 +60,7 @@ def collect(args: argparse.Namespace) -> int:
     out = scored_path(args.source, args.model) if args.split == "all" else CACHE / f"{args.source}_{args.split}_{args.model}.jsonl"
     command = [sys.executable, "-m", "cqmetric.cli", "score", str(inputs), "-o", str(out), "--text-field", "text",
                "--constraint-field", "constraint", "--details", "--resume", "--chunk-size", str(args.chunk_size),
-               *[arg for spec in COLLECT_SCORERS for arg in ("--scorer", spec)], *model_argument(args.model)]
+               *[arg for spec in COLLECT_SCORERS.get(args.source, DEFAULT_COLLECT_SCORERS) for arg in ("--scorer", spec)], *model_argument(args.model)]
     print(f"collect: {len(rows)} rows of {args.source} ({args.split}; data {fingerprint(rows)}) with {args.model} "
           f"-> {out}", file=sys.stderr)
     started = time.time()
@@ -71,7 +70,7 @@ def collect(args: argparse.Namespace) -> int:
 
 
 #: Subcommand -> the module whose `main(argv)` runs it (the earlier rounds' steps).
-STEPS = {"summarise": "summarise", "fit": "round3", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
+STEPS = {"summarise": "summarise", "fit": "round3", "report": "round3_report", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
          "levers": "collect", "explore": "explore", "fit-recommendation": "fit_recommendation",
          "report-split": "report_split", "template-probe": "template_probe", "score-lamp": "score_lamp",
          "lamp-preference": "lamp_preference"}
