@@ -605,7 +605,12 @@ def test_probe_55_model_folder_with_pickle_weights_only(tmp_path, tiny_model_dir
 
 
 # == engines: a server on 127.0.0.1 ===============================================================================
+def needs_httpx() -> None:
+    pytest.importorskip("httpx", reason="httpx is not installed: `pip install 'cqmetric[server]'`")
+
+
 def test_probe_56_server_numbers(fake_server, tiny_model_dir):
+    needs_httpx()
     # probe-56: the user scores against a (fake) server that gives every token log-prob -1 nat
     from cqmetric.backends.server import ServerBackend
 
@@ -617,6 +622,7 @@ def test_probe_56_server_numbers(fake_server, tiny_model_dir):
 
 
 def test_probe_57_expected_estimator_on_a_server(fake_server, tiny_model_dir):
+    needs_httpx()
     # probe-57: the user asks a server backend for estimator="expected"
     from cqmetric.backends.server import ServerBackend
 
@@ -626,6 +632,7 @@ def test_probe_57_expected_estimator_on_a_server(fake_server, tiny_model_dir):
 
 
 def test_probe_58_dead_server(tiny_model_dir):
+    needs_httpx()
     # probe-58: the user points ServerBackend at a port where nothing listens
     from cqmetric.backends.server import ServerBackend
 
@@ -637,6 +644,7 @@ def test_probe_58_dead_server(tiny_model_dir):
 
 
 def test_probe_59_server_listing_models_as_a_bare_list(tiny_model_dir):
+    needs_httpx()
     # probe-59: the URL is another service whose /v1/models answers a JSON list
     from cqmetric.backends.server import ServerBackend
 
@@ -649,6 +657,7 @@ def test_probe_59_server_listing_models_as_a_bare_list(tiny_model_dir):
 
 
 def test_probe_106_server_that_never_answers(tiny_model_dir):
+    needs_httpx()
     # probe-106: the port accepts connections but nothing answers (a hung server)
     from cqmetric.backends.server import ServerBackend
 

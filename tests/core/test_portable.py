@@ -48,6 +48,23 @@ def test_reference_units_and_values_are_the_same_alone_and_in_a_batch(tiny_model
         assert alone["freshness"][0] == batch["freshness"][i]  # exactly: one reference evidence per model
 
 
+def test_the_reference_units_do_not_depend_on_how_the_reference_set_is_batched(tiny_model_dir, monkeypatch):
+    # The units are computed once per process; here twice from scratch, one text a batch and eight a batch.
+    from cqmetric import evidence
+    from cqmetric.backends.resolve import get_backend
+    from cqmetric.settings import BatchPolicy
+
+    backend = get_backend(str(tiny_model_dir))
+    units = []
+    for policy in (BatchPolicy(batch_size=1), BatchPolicy(batch_size=8)):
+        monkeypatch.setattr(evidence, "_REFERENCES", {})
+        ref = reference_evidence(backend, DEFAULT_TEMPLATE, frozenset({CONSTRAINED}), batch=policy)
+        units.append([x for u in (ref.units("residual", lambda ev: float(ev.c.mean())),
+                                                     ref.units("surprise", lambda ev: float(ev.s.mean())))
+                      for x in (u.location, u.unit)])
+    assert units[0] == pytest.approx(units[1], rel=1e-6, abs=1e-6)  # batch invariance: equal up to fp32 rounding
+
+
 def test_freshness_is_its_formula_on_hand_computed_reference_units(tiny_model_dir):
     from cqmetric.backends.resolve import get_backend
 
@@ -88,3 +105,19 @@ def test_settings_are_checked():
         Freshness(threshold=0)
     with pytest.raises(InputValidationError, match="estimator='pointwise'"):
         score(TEXTS[:1], PROMPTS[:1], scorers=[Freshness()], estimator="expected")
+
+
+@pytest.mark.slow
+def test_with_the_embedded_model_stock_phrasing_scores_below_a_fresh_telling(embedded_backend):
+    # Hand-written pairs: the same event told in stock phrases and told freshly, under the same prompt. The card's
+    # claim (fewer near-certain tokens and more left to the writer under the prompt is better) in miniature.
+    prompt = "Write two sentences about a storm reaching a fishing village."
+    stock = ["It was a dark and stormy night. The storm was very bad and everyone was very scared.",
+             "Once upon a time there was a big storm. All of a sudden the wind started to blow really hard."]
+    fresh = ["The gale arrived sideways, salting the chapel bell until it rang by itself. By dawn the nets hung "
+             "from the church roof like laundry nobody would claim.",
+             "Gulls walked inland that evening, which the old men read as a warrant. The harbour emptied of boats "
+             "and filled with an argument between the tide and the moon."]
+    res = score(stock + fresh, [prompt] * 4, model=embedded_backend, scorers=[Freshness()], n_boot=0)
+    values = res["freshness"]
+    assert max(values[:2]) < min(values[2:]), list(values)
