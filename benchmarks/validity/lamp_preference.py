@@ -81,14 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     boot = {"n_boot": N_BOOT, "seed": SEED}
     splits = {"all": lamp, "dev": lamp.subset("dev"), "test": lamp.subset("test")}
 
-    out: dict[str, Any] = {"data": {"root": str(lamp.root), "dropped": dict(lamp.dropped),
+    out: dict[str, Any] = {"data": {"dropped": dict(lamp.dropped),
                                     "text_variants": list(lamp.text_variants), **_verify(lamp.root),
                                     "n_texts": len(lamp.texts), "n_rankings": len(lamp.rankings) // 3,
                                     "n_items": len(lamp.items), "n_writers": len(lamp.judges)},
                            "scores": {"file": SCORES.name, "sha256": _sha256(SCORES), "signature": signature},
                            "settings": {"length": "words (whitespace split)", **boot, "n_perm": N_PERM,
                                         "judgement_ties": "drop", "score_ties": "half"},
-                           "provenance": provenance()}
+                           "provenance": {**provenance(), "data_root": str(lamp.root)}}  # machine-specific
     res: dict[str, Any] = {}
     for name, part in splits.items():
         r = part.rankings
