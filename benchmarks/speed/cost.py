@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = get_backend(argument[1] if argument else None)
     specs = contenders()
     run_once(backend, texts[:4], prompts[:4], specs["default"])  # warm-up
-    out: dict[str, Any] = {"provenance": provenance(), "model": backend.info.name, "n_texts": len(texts),
+    out: dict[str, Any] = {"provenance": provenance(), "model": backend.info.model, "n_texts": len(texts),
                            "repeats": args.repeats, "contenders": {}}
     for _ in range(args.repeats):  # alternate the contenders so that drift hits all alike
         for name, spec in specs.items():

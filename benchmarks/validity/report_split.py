@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _meta import provenance  # noqa: E402
 from analyze import ABBREV, CRITERIA, load_scores  # noqa: E402
 from order_pass import RESULTS, SPLIT, read_jsonl  # noqa: E402
+from sources import write_validity_section  # noqa: E402
 
 from cqmetric.errors import DegenerateInputWarning  # noqa: E402
 from cqmetric.research.fitting import creative_quality_values, fit_creative_quality  # noqa: E402
@@ -367,12 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             "levers_explored_dev": {path.stem: json.loads(path.read_text(encoding="utf-8"))
                                     for path in sorted(RESULTS.glob("levers_smollm2_dev*.json"))},
         }
-    path = args.out / "validity.json"
-    if not path.exists():  # a fresh folder: start from the committed file's other sections
-        path.write_text((RESULTS / "validity.json").read_text(encoding="utf-8"), encoding="utf-8")
-    full = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    full["split"] = report
-    path.write_text(json.dumps(full, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")
+    write_validity_section(args.out, "split", report)
     text = markdown(report)
     (args.out / "validity_split.md").write_text(text, encoding="utf-8")
     print(text)

@@ -112,3 +112,14 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
     return digest.hexdigest()[:16]
+
+
+def write_validity_section(out: Path, section: str, report: dict[str, Any]) -> None:
+    """Put one round's section into `out/validity.json`; in a fresh folder, start from the committed file's other
+    sections (each round's step writes its own section and keeps the rest)."""
+    path = out / "validity.json"
+    if not path.exists():
+        path.write_text((RESULTS / "validity.json").read_text(encoding="utf-8"), encoding="utf-8")
+    whole = json.loads(path.read_text(encoding="utf-8"))
+    whole[section] = report
+    path.write_text(json.dumps(whole, indent=2, allow_nan=False, default=str) + "\n", encoding="utf-8")

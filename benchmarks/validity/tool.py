@@ -3,8 +3,11 @@
 Round 3 (experts' preferences as the signal, one recipe for any model):
 
     python benchmarks/validity/tool.py collect --source lamp --model smollm2        # resumable
+    python benchmarks/validity/tool.py summarise --source lamp --model smollm2      # per-text parts, committed
     python benchmarks/validity/tool.py fit                                          # on the dev items only
     python benchmarks/validity/tool.py report                                       # test numbers, every table
+
+(HANNA test: `--source hanna|hanna-degraded|hanna-swap --split test` for collect and summarise.)
 
 `collect` writes the source's rows (`sources.py`) as JSONL and scores them with the library's own command line,
 `cqmetric score --details --scorer order_calibration(unit=sentence) --resume`, into `results/cache/` (per-token
@@ -14,6 +17,9 @@ committed), and everything after reads them.
 
 The steps of the earlier rounds, whose committed results stay reproducible from here:
 
+    summarise           round 3: per-text parts of a collection (results/features_*.jsonl)
+    fit                 round 3: every lever on LAMP dev and the protocol's choice (validity3_dev.json)
+    report              round 3: the test numbers (validity.json "round3", validity3.md)
     split               HANNA's dev/test split of prompts (split.json; fixed before any result)
     score-hanna         round 1: every HANNA story with every scorer (results/hanna_scores.jsonl)
     analyze             round 1: story- and system-level tau beside length, peers and the ceiling (validity.json)
@@ -69,7 +75,7 @@ def collect(args: argparse.Namespace) -> int:
     return code
 
 
-#: Subcommand -> the module whose `main(argv)` runs it (the earlier rounds' steps).
+#: Subcommand -> the module whose `main(argv)` runs it.
 STEPS = {"summarise": "summarise", "fit": "round3", "report": "round3_report", "fit-experts": "experts_fit", "split": "split", "score-hanna": "score_hanna", "analyze": "analyze", "order-pass": "order_pass",
          "levers": "collect", "explore": "explore", "fit-recommendation": "fit_recommendation",
          "report-split": "report_split", "template-probe": "template_probe", "score-lamp": "score_lamp",
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in STEPS:
         return run_step(argv[0], argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="steps of the earlier rounds: "
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="the other steps: "
                                      + ", ".join(STEPS) + " (each takes its own arguments; STEP --help)")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="score a source's rows with a model, per token, resumably")
