@@ -42,7 +42,7 @@ from cqmetric.errors import (
 )
 from cqmetric.experts import ExpertFit, fit_to_experts
 from cqmetric.options import ScoreOptions
-from cqmetric.recommended import CreativeQuality
+from cqmetric.recommended import CreativeQuality, Freshness
 from cqmetric.scorers import (
     CalibratedSurprise,
     ConstraintFit,
@@ -82,6 +82,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "CHAT_TEMPLATE",
     "CreativeQuality",
+    "Freshness",
     "fit_to_experts",
     "ExpertFit",
     "load_scorer",

@@ -132,14 +132,24 @@ def test_compute_matches_score(metric, tiny_model_dir, options):
                         *(f"corpus_{n}_ci" for n in expected.corpus), "signature"}
 
 
-def test_recommended_adds_creative_quality_as_score_computes_it(metric, tiny_model_dir):
+def test_recommended_adds_freshness_as_score_computes_it(metric):
+    from cqmetric import Freshness
+
+    # The embedded model (the default): Freshness's units need a model that finds some tokens near certain.
+    got = metric.compute(predictions=TEXTS, references=PROMPTS, recommended=True, n_boot=0)
+    expected = score(TEXTS, PROMPTS, scorers=[Freshness()], n_boot=0)
+    assert got["freshness"] == [float(v) for v in expected["freshness"]]
+    assert got["signature"] == expected.signature.format() and "freshness(" in got["signature"]
+
+
+def test_the_superseded_creative_quality_stays_reachable_by_name(metric, tiny_model_dir):
     from cqmetric import CreativeQuality
+    from cqmetric.scorers.base import spec
 
     model = str(tiny_model_dir)
-    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, recommended=True, n_boot=0)
+    got = metric.compute(predictions=TEXTS, references=PROMPTS, model=model, scorers=[spec(CreativeQuality())], n_boot=0)
     expected = score(TEXTS, PROMPTS, model=model, scorers=[CreativeQuality()], n_boot=0)
     assert got["creative_quality"] == [float(v) for v in expected["creative_quality"]]
-    assert got["signature"] == expected.signature.format() and "creative_quality(" in got["signature"]
 
 
 def test_recommended_without_references_is_a_clear_error(metric, tiny_model_dir):

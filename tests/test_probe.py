@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cqmetric
 from cqmetric import (
     Constraint,
     ConstraintSet,
@@ -100,7 +101,7 @@ def story_rows(n: int = 4, *, prompt: bool = True) -> list[dict]:
 
 
 SIGNATURE = ("model:tiny@b983b367cb48|dtype:fp32|start:prepend:0|window:256/auto|template:labelled-v1@d441112|"
-             "estimator:pointwise|units:bits|norm:token|agg:token|scorers:default|bootstrap:0|version:0.2.0")
+             "estimator:pointwise|units:bits|norm:token|agg:token|scorers:default|bootstrap:0|version:" + cqmetric.__version__)
 
 
 def scores_rows(values, *, signature: str = SIGNATURE, ids=None) -> list[dict]:

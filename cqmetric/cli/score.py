@@ -38,8 +38,8 @@ def add_score_parser(sub: Any) -> None:
     sc.add_argument("--tokenizer", default=None, metavar="PATH",
                     help="with --server: local folder of the served model's tokenizer (required)")
     sc.add_argument("--recommended", action="store_true",
-                    help="also compute creative_quality, the recommended score (CreativeQuality: needs "
-                         "--constraint-field; two more model passes per text)")
+                    help="also compute freshness, the recommended score (Freshness: needs --constraint-field; "
+                         "no pass beyond the default two, plus the bundled reference set once per model)")
     sc.add_argument("--scorer", action="append", default=None, metavar="SPEC",
                     help="also compute this scorer, named as a signature names it, e.g. "
                          "'order_calibration(unit=sentence)' or 'length(unit=word)', or a fitted-scorer file "
@@ -109,7 +109,7 @@ def run_score(args: argparse.Namespace) -> int:
                    if args.constraint_field else None)
     if args.recommended and constraints is None:
         raise InputValidationError(
-            f"{where}: --recommended (CreativeQuality) judges each text against its constraints; expected "
+            f"{where}: --recommended (Freshness) reads each text's surprisal under its constraints; expected "
             "--constraint-field, got none."
         )
     scorers = _scorers(args)
@@ -133,11 +133,12 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def _scorers(args: argparse.Namespace) -> list[Any] | None:
-    """The scorers beside the defaults: CreativeQuality with --recommended, and each --scorer SPEC, built now (a
-    bad spec is an input error before any model loads)."""
-    from cqmetric.scorers import CreativeQuality, from_text
+    """The scorers beside the defaults: the recommended one (Freshness) with --recommended, and each --scorer SPEC,
+    built now (a bad spec is an input error before any model loads)."""
+    from cqmetric.recommended import recommended_scorer
+    from cqmetric.scorers import from_text
 
-    scorers = ([CreativeQuality()] if args.recommended else []) + [from_text(text) for text in args.scorer or []]
+    scorers = ([recommended_scorer()] if args.recommended else []) + [from_text(text) for text in args.scorer or []]
     return scorers or None
 
 

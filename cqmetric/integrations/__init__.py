@@ -116,8 +116,7 @@ def evaluate_compute(
         predictions: the texts.
         references: one prompt per text, or None (or all empty) to score surprise only.
         model: None (the embedded SmolLM2-135M), a local model path, or a backend object.
-        recommended: also return `creative_quality`, the recommended score (`cqmetric.CreativeQuality`; needs
-            references).
+        recommended: also return `freshness`, the recommended score (`cqmetric.Freshness`; needs references).
         scorers: more scorers by name: specs as a signature writes them ("order_calibration(unit=sentence)") or
             paths of fitted-scorer files (`cqmetric.fit_to_experts(...).save(path)`).
         options: a `cqmetric.ScoreOptions` holding the settings (those given by keyword override it).
@@ -150,16 +149,17 @@ def evaluate_compute(
     constraints = _constraints(references, len(texts))
     if recommended and constraints is None:
         raise InputValidationError(
-            "cqmetric_creativity: recommended=True (CreativeQuality) judges each text against its prompt; expected "
+            "cqmetric_creativity: recommended=True (Freshness) reads each text's surprisal under its prompt; expected "
             "`references` (one prompt per text), got none."
         )
-    from cqmetric.scorers import CreativeQuality, from_text
+    from cqmetric.recommended import recommended_scorer
+    from cqmetric.scorers import from_text
 
     if scorers is not None and (isinstance(scorers, str) or not all(isinstance(s, str) for s in scorers)):
         raise InputValidationError(
             f"cqmetric_creativity: expected `scorers` to be a list of scorer specs or fitted-scorer file paths, got "
             f"{scorers!r:.80}.")
-    extra = ([CreativeQuality()] if recommended else []) + [from_text(s) for s in scorers or []]
+    extra = ([recommended_scorer()] if recommended else []) + [from_text(s) for s in scorers or []]
     result = score(texts, constraints, model=model, scorers=extra or None, options=options, **settings)
     out: dict[str, Any] = {name: [float(v) for v in values] for name, values in result.scores.items()}
     out["n_tokens"] = [int(v) for v in result.n_tokens]

