@@ -52,7 +52,7 @@ LAMP_SCORES = {
     "freshness": ("Freshness (recommended)", True),
     "shorter": ("shorter is better (words)", False),
     "surprise": ("surprise alone", True),
-    "residual": ("residual H(X|Y), lower better (its scorer's direction)", False),
+    "residual": ("residual H(X\\|Y), lower better (its scorer's direction)", False),
     "easy_tokens": ("easy tokens, lower better", False),
     "calibrated_surprise": ("calibrated surprise", True),
     "creative_quality": ("CreativeQuality 0.2 (superseded)", True),

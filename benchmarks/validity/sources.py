@@ -117,6 +117,7 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
 def write_validity_section(out: Path, section: str, report: dict[str, Any]) -> None:
     """Put one round's section into `out/validity.json`; in a fresh folder, start from the committed file's other
     sections (each round's step writes its own section and keeps the rest)."""
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "validity.json"
     if not path.exists():
         path.write_text((RESULTS / "validity.json").read_text(encoding="utf-8"), encoding="utf-8")
