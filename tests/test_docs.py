@@ -390,13 +390,61 @@ CARD_SECTIONS = ["Description", "How to use", "Inputs", "Output values", "Exampl
                  "Citation"]
 
 
-@pytest.mark.parametrize("scorer", ["CreativeQuality", "CalibratedSurprise", "Surprise", "Residual",
-                                    "ContextCalibration", "OrderCalibration", "Interaction", "QuietGate", "SoftGate",
-                                    "External", "WeightedSum", "Length",
-                                    "ConstraintFit"])
+def _public_scorers() -> list[str]:
+    """Every scorer class `cqmetric.scorers` exports (so a new scorer without a card fails here)."""
+    import inspect
+
+    import cqmetric.scorers as scorers
+    from cqmetric.scorers.base import BaseScorer
+
+    return [name for name in scorers.__all__ if name != "BaseScorer" and inspect.isclass(getattr(scorers, name))
+            and issubclass(getattr(scorers, name), BaseScorer)]
+
+
+@pytest.mark.parametrize("scorer", _public_scorers())
 def test_every_scorer_has_a_metric_card(scorer: str):
     slug = re.sub(r"(?<!^)(?=[A-Z])", "-", scorer).lower()
     text = (DOCS / "scorers" / f"{slug}.md").read_text(encoding="utf-8")
     assert text.startswith(f"# {scorer}\n")
     headings = re.findall(r"^## (.+)$", text, flags=re.M)
     assert headings == CARD_SECTIONS, f"{slug}.md sections: {headings}"
+
+
+MODELS_ROUND3 = {"smollm2": "SmolLM2-135M", "gemma": "Gemma 3 270M"}
+
+
+def freshness_card_claims(round3: dict) -> list[str]:
+    """The phrases of the Freshness card that carry a number, made from `validity.json`'s round-3 section."""
+    lamp, hanna = round3["lamp_test"], round3["hanna_test"]
+    out = []
+    diffs = [f"{MODELS_ROUND3[m]} {d['difference']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+             for m in MODELS_ROUND3 for d in [lamp[m]["difference"]["surprise"]]]
+    out.append(", ".join(diffs))
+    for m, label in MODELS_ROUND3.items():
+        partial = hanna[m]["story_tau_length_partialled"]["freshness"]
+        values = [cell["estimate"] for cell in partial.values()]
+        above = sum(cell["ci"][0] > 0 for cell in partial.values())
+        out.append(f"{label}: {min(values):+.3f} to {max(values):+.3f}, CI above 0 on {above} of 6 criteria")
+        pairs = hanna[m]["degraded_pairs"]
+        if "sentence_shuffle" in pairs:
+            out.append(f"{label}: {100 * pairs['sentence_shuffle']['freshness']['win_rate']:.0f}% and "
+                       f"{100 * pairs['word_shuffle']['freshness']['win_rate']:.0f}% of pairs")
+    swap = hanna["smollm2"]["prompt_swap"]["prompt_swap"]["freshness"]
+    out.append(f"in {100 * swap['win_rate']:.0f}% of pairs with SmolLM2-135M")
+    return out
+
+
+def test_the_freshness_card_shows_the_committed_round3_numbers():
+    import json
+
+    results = ROOT / "benchmarks" / "results"
+    card = (DOCS / "scorers" / "freshness.md").read_text(encoding="utf-8")
+    report = (results / "validity3.md").read_text(encoding="utf-8")
+    rows = [line for line in card.splitlines() if line.startswith("| ") and not line.startswith("|---")]
+    assert len(rows) >= 9, "the card's LAMP test table is missing"
+    for row in rows:  # every row of the card's table is a row of the committed report
+        assert row in report, f"freshness.md: {row!r} is not in validity3.md; copy the report's row"
+    round3 = json.loads((results / "validity.json").read_text(encoding="utf-8"))["round3"]
+    prose = " ".join(card.split())  # the card's lines are wrapped
+    for claim in freshness_card_claims(round3):
+        assert claim in prose, f"freshness.md should say {claim!r} (from validity.json round3)"

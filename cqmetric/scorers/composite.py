@@ -1,4 +1,4 @@
-"""Composite scores: a weighted sum of standardised scorers, and the recommended `CreativeQuality`.
+"""Composite scores: a weighted sum of standardised scorers, and `CreativeQuality` (the 0.2 recommendation).
 
 `WeightedSum` adds member scores standardised with fixed reference norms. `CreativeQuality` is
 gate(order calibration) x gate(calibrated surprise) x (1 + lam x surprise), with five constants fitted on data
