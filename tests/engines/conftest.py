@@ -6,13 +6,48 @@ vLLM is not installed they are skipped with a message that says so.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 VLLM_SKIP = "vLLM is not installed in this environment; run these tests with `make test-vllm` (.venv-vllm)"
+
+
+_EXIT: dict[str, int] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Shut the in-process vLLM engines down while the interpreter is whole, and keep the session's exit status.
+
+    vLLM's engine client can abort the interpreter during its own finalization (a monitor thread writes to a closed
+    stream, then "terminate called without an active exception"), turning a passing run into exit 134.
+    """
+    if "vllm" not in sys.modules:
+        return
+    _EXIT["status"] = int(exitstatus)
+    import gc
+
+    from vllm import LLM
+
+    for engine in [obj for obj in gc.get_objects() if type(obj) is LLM]:  # type(): no lazy attribute lookups
+        with contextlib.suppress(Exception):
+            engine.llm_engine.engine_core.shutdown()
+    gc.collect()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """After the report is written, leave with the session's status without the engines' interpreter finalization."""
+    if "status" in _EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT["status"])
 
 
 def pytest_collection_modifyitems(config, items):
