@@ -32,3 +32,15 @@ def reference_logprobs(model, tokenizer, start_id, context: str, text_ids, *, wi
         n_ctx = len(prefix)
         out += [lsm[n_ctx - 1 + t - start, text_ids[t]].item() for t in range(first, end)]
     return np.array(out)
+
+
+def reference_creative_quality(parts, c):
+    """CreativeQuality written out in the test, independently of the library's functional layer."""
+    import math
+
+    out = []
+    for oc, cs, s in zip(parts["order_calibration"], parts["calibrated_surprise"], parts["surprise"]):
+        order_gate = 1 / (1 + math.exp(-(oc - c["order_center"]) / c["order_scale"]))
+        fit_gate = 1 / (1 + math.exp(-(cs - c["fit_center"]) / c["fit_scale"]))
+        out.append(order_gate * fit_gate * (1 + c["lam"] * s))
+    return out

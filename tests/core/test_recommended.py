@@ -11,6 +11,7 @@ from cqmetric import CreativeQuality, OrderCalibration, Surprise, build_signatur
 from cqmetric.errors import InputValidationError
 from cqmetric.research.fitting import fit_creative_quality, within_group_kendall
 from cqmetric.recommended import FITTED
+from support import reference_creative_quality
 
 FIT_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "recommendation_fit.json"
 STORIES = [
@@ -157,14 +158,3 @@ def test_the_grid_search_refuses_empty_or_ragged_pairs():
     with pytest.raises(InputValidationError, match="one value per pair"):
         fit_creative_quality(parts, ratings, groups, pairs={"shuffle": (pairs["shuffle"][0], ragged)}, grid=GRID)
 
-
-def reference_creative_quality(parts, c):
-    """CreativeQuality written out in the test, independently of the library's functional layer."""
-    import math
-
-    out = []
-    for oc, cs, s in zip(parts["order_calibration"], parts["calibrated_surprise"], parts["surprise"]):
-        order_gate = 1 / (1 + math.exp(-(oc - c["order_center"]) / c["order_scale"]))
-        fit_gate = 1 / (1 + math.exp(-(cs - c["fit_center"]) / c["fit_scale"]))
-        out.append(order_gate * fit_gate * (1 + c["lam"] * s))
-    return out

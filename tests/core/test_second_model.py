@@ -17,6 +17,7 @@ import pytest
 from cqmetric import CreativeQuality, OrderCalibration, score
 from cqmetric.recommended import FITTED
 from cqmetric.types import Request
+from support import reference_creative_quality
 
 pytestmark = pytest.mark.slow
 
@@ -90,14 +91,3 @@ def test_gemma_reproduces_the_validity_benchmark_rows(gemma):
     for key in ("surprise", "calibrated_surprise", "order_calibration"):
         np.testing.assert_allclose(res[key], [r[key] for r in rows], atol=1e-4, err_msg=key)
 
-
-def reference_creative_quality(parts, c):
-    """CreativeQuality written out in the test, independently of the library's functional layer."""
-    import math
-
-    out = []
-    for oc, cs, s in zip(parts["order_calibration"], parts["calibrated_surprise"], parts["surprise"]):
-        order_gate = 1 / (1 + math.exp(-(oc - c["order_center"]) / c["order_scale"]))
-        fit_gate = 1 / (1 + math.exp(-(cs - c["fit_center"]) / c["fit_scale"]))
-        out.append(order_gate * fit_gate * (1 + c["lam"] * s))
-    return out
